@@ -1,0 +1,20 @@
+//! Migrations of credit-hub: one file per change, applied in order by `credit-hub migrate` and
+//! at the start of `credit-hub serve`. A migration that has landed is never edited; add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_base_tables;
+mod m20261125_000002_seed_reference_data;
+
+/// Every migration, in the order it runs.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_base_tables::Migration),
+            Box::new(m20261125_000002_seed_reference_data::Migration),
+        ]
+    }
+}

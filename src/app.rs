@@ -1,0 +1,138 @@
+//! `Application`: the wiring the binary and the tests share. `build` connects, migrates,
+//! resolves secrets and binds (port 0 works); `run_until_stopped` serves until a signal.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+
+use crate::auth::{secrets, token::TokenKeys};
+use crate::config::{Mode, Settings};
+use crate::graphql;
+use crate::http::{self, request_id};
+use crate::state::AppState;
+use crate::subjects::rules::PersonKeyHasher;
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Database(String),
+    #[error("cannot migrate the database: {0}")]
+    Migration(String),
+    #[error("{0}")]
+    Secrets(String),
+    #[error("cannot bind {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("{0}")]
+    Demo(String),
+}
+
+/// Connects, migrates and resolves the secrets: everything but HTTP.
+pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
+    let db = crate::db::connect(&settings)
+        .await
+        .map_err(|e| StartError::Database(e.to_string()))?;
+    crate::db::migrate(&db)
+        .await
+        .map_err(|e| StartError::Migration(e.to_string()))?;
+    let resolved = secrets::resolve(&db, &settings)
+        .await
+        .map_err(|e| StartError::Secrets(format!("cannot resolve the secrets: {e:?}")))?;
+    if settings.mode == Mode::Development && settings.jwt_secret.is_none() {
+        tracing::warn!(
+            "DEVELOPMENT MODE: tokens are signed with a generated secret stored in the database; \
+             production mode needs CREDIT_HUB_JWT_SECRET"
+        );
+    }
+    let tokens = TokenKeys::from_settings(&settings, resolved.jwt_secret.as_deref())
+        .map_err(StartError::Secrets)?;
+    Ok(AppState {
+        db,
+        person_keys: Arc::new(PersonKeyHasher::new(&resolved.id_hash_key)),
+        tokens: Arc::new(tokens),
+        settings: Arc::new(settings),
+    })
+}
+
+/// A bound, ready server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Prepares the state and binds the listener; `load_demo` loads the demo data first.
+    pub async fn build(settings: Settings, load_demo: bool) -> Result<Self, StartError> {
+        let state = prepare_state(settings).await?;
+        if load_demo {
+            let loaded = crate::demo::load(&state)
+                .await
+                .map_err(|e| StartError::Demo(format!("cannot load the demo data: {e:?}")))?;
+            tracing::info!(
+                organizations = loaded.organizations,
+                subjects = loaded.subjects,
+                "demo data loaded"
+            );
+        }
+        Self::with_state(state)
+    }
+
+    /// Binds a server around prepared state.
+    pub fn with_state(state: AppState) -> Result<Self, StartError> {
+        http::metrics::install();
+        let bind = state.settings.bind.clone();
+        let listener = TcpListener::bind(&bind).map_err(|e| StartError::Bind(bind.clone(), e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(bind.clone(), e))?
+            .port();
+        let schemas = web::Data::new(graphql::build(&state));
+        let data = web::Data::new(state.clone());
+        let settings = state.settings.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(request_id::middleware))
+                .app_data(data.clone())
+                .app_data(schemas.clone())
+                .app_data(web::PayloadConfig::new(64 * 1024))
+                .configure(http::routes)
+        })
+        .shutdown_timeout(settings.shutdown_timeout_seconds)
+        .client_request_timeout(Duration::from_secs(30));
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|e| StartError::Bind(bind, e))?
+            .run();
+        tracing::info!(
+            port,
+            mode = ?settings.mode,
+            database = if settings.is_sqlite() { "sqlite" } else { "postgres" },
+            "credit-hub listening; GraphiQL at http://{}/graphiql",
+            state.settings.bind.replace(":0", &format!(":{port}"))
+        );
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,229 @@
+//! Bearer tokens: JWTs signed with one algorithm per key (RFC 8725), with `exp`, `nbf`, `iss`,
+//! `aud` and `sub` required and checked. Minting is for `credit-hub token` and `/oauth/token`.
+
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+    errors::ErrorKind,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Principal, Role};
+use crate::config::{JwtAlgorithm, Settings};
+
+/// The claims of a credit-hub token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The client id.
+    pub sub: String,
+    /// The organization code.
+    pub org: String,
+    pub role: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub iss: String,
+    pub aud: String,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+    pub jti: String,
+}
+
+/// Why a bearer token was refused; the message is safe to return to the caller.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct TokenRejected(pub String);
+
+/// The keys and rules of token verification (and, where a private key is known, of minting).
+pub struct TokenKeys {
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl_seconds: u64,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("algorithm", &self.algorithm)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_key(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read key file {}: {e}", path.display()))
+}
+
+impl TokenKeys {
+    /// Builds the keys from the settings; `hs256_secret` is the configured or generated secret.
+    pub fn from_settings(settings: &Settings, hs256_secret: Option<&str>) -> Result<Self, String> {
+        let (algorithm, decoding, encoding) = match settings.jwt_algorithm {
+            JwtAlgorithm::HS256 => {
+                let secret = hs256_secret.ok_or("HS256 needs a secret")?;
+                (
+                    Algorithm::HS256,
+                    DecodingKey::from_secret(secret.as_bytes()),
+                    Some(EncodingKey::from_secret(secret.as_bytes())),
+                )
+            }
+            JwtAlgorithm::RS256 | JwtAlgorithm::ES256 => {
+                let rsa = settings.jwt_algorithm == JwtAlgorithm::RS256;
+                let public_path = settings
+                    .jwt_public_key_file
+                    .as_deref()
+                    .ok_or("RS256/ES256 need jwt_public_key_file")?;
+                let public = read_key(public_path)?;
+                let decoding = if rsa {
+                    DecodingKey::from_rsa_pem(&public)
+                } else {
+                    DecodingKey::from_ec_pem(&public)
+                }
+                .map_err(|e| {
+                    format!("{} is not a usable public key: {e}", public_path.display())
+                })?;
+                let encoding = match settings.jwt_private_key_file.as_deref() {
+                    None => None,
+                    Some(path) => {
+                        let private = read_key(path)?;
+                        Some(
+                            if rsa {
+                                EncodingKey::from_rsa_pem(&private)
+                            } else {
+                                EncodingKey::from_ec_pem(&private)
+                            }
+                            .map_err(|e| {
+                                format!("{} is not a usable private key: {e}", path.display())
+                            })?,
+                        )
+                    }
+                };
+                let alg = if rsa {
+                    Algorithm::RS256
+                } else {
+                    Algorithm::ES256
+                };
+                (alg, decoding, encoding)
+            }
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[&settings.jwt_issuer]);
+        validation.set_audience(&[&settings.jwt_audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = settings.jwt_leeway_seconds;
+        Ok(Self {
+            algorithm,
+            decoding,
+            encoding,
+            validation,
+            issuer: settings.jwt_issuer.clone(),
+            audience: settings.jwt_audience.clone(),
+            ttl_seconds: settings.token_ttl_seconds,
+        })
+    }
+
+    pub fn ttl_seconds(&self) -> u64 {
+        self.ttl_seconds
+    }
+
+    /// Signs a token for a principal, valid from now for the configured lifetime.
+    pub fn mint(&self, principal: &Principal, ttl_seconds: Option<u64>) -> Result<String, String> {
+        let encoding = self.encoding.as_ref().ok_or(
+            "this service has no private key to sign tokens with (set jwt_private_key_file)",
+        )?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: principal.client_id.clone(),
+            org: principal.organization.clone(),
+            role: principal.role.as_str().to_owned(),
+            scopes: principal.scopes.clone(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: now,
+            nbf: now,
+            exp: now + ttl_seconds.unwrap_or(self.ttl_seconds),
+            jti: uuid::Uuid::now_v7().to_string(),
+        };
+        let mut header = Header::new(self.algorithm);
+        header.typ = Some("JWT".into());
+        encode(&header, &claims, encoding).map_err(|e| format!("cannot sign the token: {e}"))
+    }
+
+    /// Verifies a bearer token and returns its principal, or a message that says what is wrong.
+    pub fn verify(&self, token: &str) -> Result<Principal, TokenRejected> {
+        let reject = |m: String| Err(TokenRejected(m));
+        let header = match decode_header(token) {
+            Ok(h) => h,
+            Err(_) => {
+                return reject(format!(
+                    "the bearer token is not a well-formed JWT, or its header names an algorithm \
+                     this service never accepts (such as \"none\"); it accepts {:?} only",
+                    self.algorithm
+                ));
+            }
+        };
+        if header.alg != self.algorithm {
+            return reject(format!(
+                "the token is signed with {:?}, but this service accepts {:?} only",
+                header.alg, self.algorithm
+            ));
+        }
+        let data = match decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(d) => d,
+            Err(e) => {
+                let message = match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired; get a new one".into(),
+                    ErrorKind::ImmatureSignature => {
+                        "the token is not valid yet: its nbf (not before) is in the future".into()
+                    }
+                    ErrorKind::InvalidSignature => {
+                        "the token's signature does not verify with this service's key".into()
+                    }
+                    ErrorKind::InvalidAudience => format!(
+                        "the token's audience (aud) is not this service; expected \"{}\"",
+                        self.audience
+                    ),
+                    ErrorKind::InvalidIssuer => format!(
+                        "the token's issuer (iss) is not accepted; expected \"{}\"",
+                        self.issuer
+                    ),
+                    ErrorKind::MissingRequiredClaim(c) => {
+                        format!("the token lacks the required claim \"{c}\"")
+                    }
+                    ErrorKind::InvalidClaimFormat(c) => {
+                        format!("the token's claim \"{c}\" has the wrong type")
+                    }
+                    ErrorKind::InvalidAlgorithm => format!(
+                        "the token's algorithm is not accepted; this service accepts {:?} only",
+                        self.algorithm
+                    ),
+                    _ => "the bearer token is not a valid credit-hub token (its claims are \
+                          missing or malformed)"
+                        .into(),
+                };
+                return reject(message);
+            }
+        };
+        let claims = data.claims;
+        let Some(role) = Role::parse(&claims.role) else {
+            return reject(format!(
+                "the token's role \"{}\" is not one of ADMIN, DEPARTMENT, APPROVAL_HALL, BANK, APP, PARTNER",
+                claims.role
+            ));
+        };
+        if claims.sub.is_empty() || claims.org.is_empty() {
+            return reject("the token's sub and org claims must not be empty".into());
+        }
+        Ok(Principal {
+            client_id: claims.sub,
+            organization: claims.org,
+            role,
+            scopes: claims.scopes,
+        })
+    }
+}

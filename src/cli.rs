@@ -1,0 +1,287 @@
+//! The command line: `serve`, `migrate`, `schema`, `token`, `client`, `demo-data`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{Application, prepare_state};
+use crate::audit::Actor;
+use crate::auth::{Principal, Role, clients};
+use crate::config::{LogFormat, Mode, Settings};
+
+/// credit-hub: the GraphQL backend of a county public credit information platform.
+#[derive(Parser, Debug)]
+#[command(name = "credit-hub", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command accepts; they override the file and the environment.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// A TOML configuration file (default: ./credit-hub.toml when it exists).
+    #[arg(long, global = true, env = "CREDIT_HUB_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The database, e.g. sqlite://credit-hub.db?mode=rwc or postgres://user@host/db.
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Run in production mode: refuse to start without configured secrets.
+    #[arg(long, global = true)]
+    pub production: bool,
+    /// Write logs as JSON lines.
+    #[arg(long, global = true)]
+    pub json_logs: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply pending migrations and serve the API.
+    Serve {
+        /// The address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Load the demo organizations and subjects (idempotent).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL); schema.graphql is this output.
+    Schema,
+    /// Mint a token for local use and print it alone on standard output.
+    Token {
+        /// ADMIN, DEPARTMENT, APPROVAL_HALL, BANK, APP or PARTNER.
+        #[arg(long)]
+        role: String,
+        /// The organization code, e.g. PLATFORM.
+        #[arg(long)]
+        org: String,
+        /// The token's subject (client id); default: cli:<org>.
+        #[arg(long)]
+        sub: Option<String>,
+        /// Lifetime in seconds (default: token_ttl_seconds).
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    /// Manage API clients.
+    Client {
+        #[command(subcommand)]
+        action: ClientAction,
+    },
+    /// Load the demo data set (organizations and subjects) and exit.
+    DemoData,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientAction {
+    /// Create a client; prints its id and secret once.
+    Create {
+        /// The organization code.
+        #[arg(long)]
+        org: String,
+        /// The role of the client's tokens.
+        #[arg(long)]
+        role: String,
+        /// A name for people.
+        #[arg(long)]
+        name: Option<String>,
+        /// Space-separated scopes (default: all of the role's).
+        #[arg(long)]
+        scopes: Option<String>,
+    },
+    /// List clients.
+    List,
+    /// Disable a client; its secret stops working at once.
+    Disable {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+/// A failed command, printed to standard error; the process exits with 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CliError(pub String);
+
+fn settings(global: &GlobalArgs) -> Result<Settings, CliError> {
+    let mut settings =
+        Settings::load(global.config.as_deref()).map_err(|e| CliError(e.to_string()))?;
+    if let Some(url) = &global.database_url {
+        settings.database_url = url.clone();
+    }
+    if global.production {
+        settings.mode = Mode::Production;
+    }
+    if global.json_logs {
+        settings.log_format = LogFormat::Json;
+    }
+    settings.check().map_err(|e| CliError(e.to_string()))?;
+    Ok(settings)
+}
+
+fn parse_role(role: &str) -> Result<Role, CliError> {
+    Role::parse(role).ok_or_else(|| {
+        CliError(format!(
+            "unknown role {role}; use one of ADMIN, DEPARTMENT, APPROVAL_HALL, BANK, APP, PARTNER"
+        ))
+    })
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Schema = cli.command {
+        print!("{}", crate::graphql::sdl());
+        return Ok(());
+    }
+    let mut settings = settings(&cli.global)?;
+    // Commands that print a result keep standard output for it; logs go to standard error.
+    let level = match cli.command {
+        Command::Serve { .. } => settings.log_level.clone(),
+        _ => "warn".to_owned(),
+    };
+    crate::telemetry::init(settings.log_format, &level);
+    match cli.command {
+        Command::Schema => Ok(()),
+        Command::Serve { bind, demo } => {
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            let app = Application::build(settings, demo)
+                .await
+                .map_err(|e| CliError(e.to_string()))?;
+            app.run_until_stopped()
+                .await
+                .map_err(|e| CliError(format!("server error: {e}")))
+        }
+        Command::Migrate => {
+            prepare_state(settings)
+                .await
+                .map_err(|e| CliError(e.to_string()))?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::DemoData => {
+            let state = prepare_state(settings)
+                .await
+                .map_err(|e| CliError(e.to_string()))?;
+            let loaded = crate::demo::load(&state)
+                .await
+                .map_err(|e| CliError(format!("cannot load the demo data: {}", e.detail())))?;
+            eprintln!(
+                "demo data loaded: {} new organizations, {} new subjects",
+                loaded.organizations, loaded.subjects
+            );
+            Ok(())
+        }
+        Command::Token {
+            role,
+            org,
+            sub,
+            ttl,
+        } => {
+            let role = parse_role(&role)?;
+            let state = prepare_state(settings)
+                .await
+                .map_err(|e| CliError(e.to_string()))?;
+            let organization = clients::organization_by_code(&state.db, &org)
+                .await
+                .map_err(|e| CliError(e.message()))?;
+            let scopes: Vec<String> = role
+                .default_scopes()
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+            clients::check_role_and_scopes(&organization, role, &scopes)
+                .map_err(|e| CliError(e.detail()))?;
+            let principal = Principal {
+                client_id: sub.unwrap_or_else(|| format!("cli:{org}")),
+                organization: organization.code,
+                role,
+                scopes,
+            };
+            let token = state.tokens.mint(&principal, ttl).map_err(CliError)?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Client { action } => {
+            let state = prepare_state(settings)
+                .await
+                .map_err(|e| CliError(e.to_string()))?;
+            match action {
+                ClientAction::Create {
+                    org,
+                    role,
+                    name,
+                    scopes,
+                } => {
+                    let role = parse_role(&role)?;
+                    let scopes = scopes.map(|s| s.split_whitespace().map(str::to_owned).collect());
+                    let name = name.unwrap_or_else(|| format!("{org} {}", role.as_str()));
+                    let created = clients::create(&state.db, &org, role, &name, scopes)
+                        .await
+                        .map_err(|e| CliError(e.detail()))?;
+                    crate::audit::record(
+                        &state.db,
+                        &Actor::cli("client create"),
+                        vec![crate::audit::AuditEntry::new("createClient", None).detail(
+                            serde_json::json!({
+                                "clientId": created.client_id,
+                                "organization": created.organization,
+                                "role": created.role.as_str(),
+                            }),
+                        )],
+                    )
+                    .await
+                    .map_err(|e| CliError(e.detail()))?;
+                    println!("client_id:     {}", created.client_id);
+                    println!("client_secret: {}", created.secret);
+                    println!("organization:  {}", created.organization);
+                    println!("role:          {}", created.role.as_str());
+                    println!("scopes:        {}", created.scopes.join(" "));
+                    eprintln!("The secret is shown only now; store it safely.");
+                    Ok(())
+                }
+                ClientAction::List => {
+                    let rows = clients::list(&state.db)
+                        .await
+                        .map_err(|e| CliError(e.detail()))?;
+                    for (client, org) in rows {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            client.client_id,
+                            org.map(|o| o.code).unwrap_or_default(),
+                            client.role,
+                            if client.disabled_at.is_some() {
+                                "disabled"
+                            } else {
+                                "active"
+                            },
+                            client.name
+                        );
+                    }
+                    Ok(())
+                }
+                ClientAction::Disable { client_id } => {
+                    clients::disable(&state.db, &client_id)
+                        .await
+                        .map_err(|e| CliError(e.detail()))?;
+                    crate::audit::record(
+                        &state.db,
+                        &Actor::cli("client disable"),
+                        vec![
+                            crate::audit::AuditEntry::new("disableClient", None)
+                                .detail(serde_json::json!({ "clientId": client_id })),
+                        ],
+                    )
+                    .await
+                    .map_err(|e| CliError(e.detail()))?;
+                    eprintln!("client {client_id} disabled");
+                    Ok(())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The query-shape limits and the error codes of the request phase, as an async-graphql
+//! extension: aliases and query size are counted here, depth and complexity by async-graphql,
+//! and every refusal leaves with an `extensions.code` (and `extensions.limit`). The extension
+//! also tells the HTTP layer whether the request got as far as execution (which decides the
+//! status code under `application/graphql-response+json`) and reports the cost in
+//! `extensions.cost`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use async_graphql::{
+    Positioned, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+        NextValidation,
+    },
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+};
+
+/// What one request did, shared between the HTTP handler and the extension.
+#[derive(Debug, Default)]
+pub struct ExecutionTrace {
+    executed: AtomicBool,
+    cost: AtomicUsize,
+}
+
+impl ExecutionTrace {
+    /// Whether the document parsed and validated and execution began.
+    pub fn executed(&self) -> bool {
+        self.executed.load(Ordering::Relaxed)
+    }
+}
+
+/// The limits the extension enforces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct ShapeLimits {
+    pub max_aliases: usize,
+    pub max_query_bytes: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+}
+
+pub struct QueryLimits(pub ShapeLimits);
+
+impl ExtensionFactory for QueryLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(QueryLimitsExtension(self.0))
+    }
+}
+
+struct QueryLimitsExtension(ShapeLimits);
+
+/// A request-phase error with a code and, for limits, the limit's name.
+pub fn coded(message: impl Into<String>, code: &str, limit: Option<&str>) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", code);
+    if let Some(limit) = limit {
+        ext.set("limit", limit);
+    }
+    error.extensions = Some(ext);
+    error
+}
+
+fn count_aliases(doc: &ExecutableDocument) -> usize {
+    fn in_set(set: &Positioned<SelectionSet>) -> usize {
+        set.node
+            .items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => {
+                    usize::from(f.node.alias.is_some()) + in_set(&f.node.selection_set)
+                }
+                Selection::InlineFragment(i) => in_set(&i.node.selection_set),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let operations: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| in_set(&op.node.selection_set))
+        .sum();
+    let fragments: usize = doc
+        .fragments
+        .values()
+        .map(|f| in_set(&f.node.selection_set))
+        .sum();
+    operations + fragments
+}
+
+#[async_trait::async_trait]
+impl Extension for QueryLimitsExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        if let Some(trace) = ctx.data_opt::<Arc<ExecutionTrace>>()
+            && trace.executed()
+        {
+            let cost = trace.cost.load(Ordering::Relaxed);
+            response
+                .extensions
+                .insert("cost".into(), Value::from(cost as u64));
+        }
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        if query.len() > self.0.max_query_bytes {
+            return Err(coded(
+                format!(
+                    "the query text has {} bytes; at most {} are allowed",
+                    query.len(),
+                    self.0.max_query_bytes
+                ),
+                "MAX_COST_EXCEEDED",
+                Some("queryBytes"),
+            ));
+        }
+        let document = next.run(ctx, query, variables).await.map_err(|mut e| {
+            if e.extensions.is_none() {
+                let code = if e.message.starts_with("The recursion depth")
+                    || e.message.starts_with("The number of directives")
+                {
+                    "MAX_COST_EXCEEDED"
+                } else {
+                    "GRAPHQL_PARSE_FAILED"
+                };
+                let mut ext = async_graphql::ErrorExtensionValues::default();
+                ext.set("code", code);
+                e.extensions = Some(ext);
+            }
+            e
+        })?;
+        let aliases = count_aliases(&document);
+        if aliases > self.0.max_aliases {
+            return Err(coded(
+                format!(
+                    "the query uses {aliases} aliases; at most {} are allowed",
+                    self.0.max_aliases
+                ),
+                "MAX_COST_EXCEEDED",
+                Some("aliases"),
+            ));
+        }
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        match next.run(ctx).await {
+            Ok(result) => {
+                if let Some(trace) = ctx.data_opt::<Arc<ExecutionTrace>>() {
+                    trace.cost.store(result.complexity, Ordering::Relaxed);
+                }
+                Ok(result)
+            }
+            Err(errors) => Err(errors
+                .into_iter()
+                .map(|e| match e.message.as_str() {
+                    "Query is nested too deep." => coded(
+                        format!(
+                            "the query is nested deeper than {} levels",
+                            self.0.max_depth
+                        ),
+                        "MAX_COST_EXCEEDED",
+                        Some("depth"),
+                    ),
+                    "Query is too complex." => coded(
+                        format!(
+                            "the query's cost exceeds {}; ask for fewer fields or smaller pages",
+                            self.0.max_complexity
+                        ),
+                        "MAX_COST_EXCEEDED",
+                        Some("complexity"),
+                    ),
+                    _ => {
+                        let mut e = e;
+                        if e.extensions.is_none() {
+                            let mut ext = async_graphql::ErrorExtensionValues::default();
+                            ext.set("code", "GRAPHQL_VALIDATION_FAILED");
+                            e.extensions = Some(ext);
+                        }
+                        e
+                    }
+                })
+                .collect()),
+        }
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let Some(trace) = ctx.data_opt::<Arc<ExecutionTrace>>() {
+            trace.executed.store(true, Ordering::Relaxed);
+        }
+        next.run(ctx, operation_name).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_counted_in_operations_and_fragments() {
+        let doc = async_graphql::parser::parse_query(
+            "query { a: viewer { role } b: viewer { r: role } ...F } fragment F on Query { c: viewer { role } }",
+        )
+        .expect("parses");
+        assert_eq!(count_aliases(&doc), 4);
+    }
+}

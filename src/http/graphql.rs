@@ -1,0 +1,450 @@
+//! Our GraphQL-over-HTTP handler around async-graphql (the stock integration answers 200 to
+//! everything, reads bodies without a limit, takes text/plain as JSON and runs mutations sent
+//! over GET):
+//! - POST with `application/json` only (415 otherwise), bodies up to the limit (413 beyond);
+//! - GET for queries only (405 with `Allow: POST` for a mutation);
+//! - `Accept` negotiated between `application/graphql-response+json` and `application/json`,
+//!   with the spec's status codes: under the former a request that fails to parse or validate
+//!   is a 400 without `data`;
+//! - batches (JSON arrays) capped; an execution timeout; 503 with `Retry-After` when the
+//!   database is unreachable.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{
+    HttpMessage, HttpRequest, HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
+use async_graphql::{
+    BatchRequest, ErrorExtensionValues, Request, Response, ServerError, Variables,
+    parser::types::{DocumentOperations, OperationType},
+};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::error_body;
+use super::request_id::RequestId as HttpRequestId;
+use crate::auth::Caller;
+use crate::config::Mode;
+use crate::graphql::{CreditHubSchema, RequestId, Schemas, limits::ExecutionTrace};
+use crate::state::AppState;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
+const APPLICATION_JSON: &str = "application/json; charset=utf-8";
+
+/// The media type the answer is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Media {
+    /// `application/graphql-response+json`: status codes carry meaning.
+    GraphqlResponse,
+    /// `application/json`: 200 for every request that reached GraphQL.
+    Json,
+}
+
+impl Media {
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
+            Self::Json => APPLICATION_JSON,
+        }
+    }
+}
+
+fn negotiate(req: &HttpRequest) -> Result<Media, HttpResponse> {
+    let Some(accept) = req.headers().get(header::ACCEPT) else {
+        return Ok(Media::Json);
+    };
+    let accept = accept.to_str().unwrap_or_default().to_ascii_lowercase();
+    let mut json = false;
+    for item in accept.split(',') {
+        let mut params = item.split(';');
+        let media = params.next().unwrap_or_default().trim();
+        let refused = params.any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+        });
+        if refused {
+            continue;
+        }
+        match media {
+            "application/graphql-response+json" => return Ok(Media::GraphqlResponse),
+            "application/json" | "application/*" | "*/*" => json = true,
+            _ => {}
+        }
+    }
+    if json {
+        Ok(Media::Json)
+    } else {
+        Err(error_body(
+            StatusCode::NOT_ACCEPTABLE,
+            "NOT_ACCEPTABLE",
+            "this endpoint answers application/graphql-response+json or application/json; \
+             send an Accept header naming one of them",
+        ))
+    }
+}
+
+fn request_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<HttpRequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
+}
+
+fn schema_for<'a>(schemas: &'a Schemas, state: &AppState, caller: &Caller) -> &'a CreditHubSchema {
+    if state.settings.mode == Mode::Production && matches!(caller, Caller::Anonymous) {
+        &schemas.locked
+    } else {
+        &schemas.open
+    }
+}
+
+fn set_code(error: &mut ServerError, code: &str) {
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", code);
+    error.extensions = Some(ext);
+}
+
+fn has_code(error: &ServerError) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some())
+}
+
+fn code_of(error: &ServerError) -> String {
+    error
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("code"))
+        .map(|v| v.to_string().trim_matches('"').to_owned())
+        .unwrap_or_default()
+}
+
+/// One executed request: its response, and whether it got past validation.
+struct Outcome {
+    response: Response,
+    executed: bool,
+    timed_out: bool,
+}
+
+async fn execute(
+    schema: &CreditHubSchema,
+    request: Request,
+    caller: &Caller,
+    request_id: &str,
+    timeout: Duration,
+) -> Outcome {
+    let trace = Arc::new(ExecutionTrace::default());
+    let request = request
+        .data(caller.clone())
+        .data(RequestId(request_id.to_owned()))
+        .data(trace.clone());
+    let (mut response, timed_out) =
+        match tokio::time::timeout(timeout, schema.execute(request)).await {
+            Ok(response) => (response, false),
+            Err(_) => {
+                let mut error = ServerError::new(
+                    format!(
+                        "the request did not finish within {} s and was stopped",
+                        timeout.as_secs()
+                    ),
+                    None,
+                );
+                set_code(&mut error, "TIMEOUT");
+                (Response::from_errors(vec![error]), true)
+            }
+        };
+    let executed = trace.executed() && !timed_out;
+    for error in &mut response.errors {
+        if has_code(error) {
+            continue;
+        }
+        if !executed {
+            set_code(error, "GRAPHQL_VALIDATION_FAILED");
+        } else if error.message.starts_with("Failed to parse")
+            || error.message.starts_with("Invalid value")
+        {
+            set_code(error, "BAD_USER_INPUT");
+        } else {
+            // Not one of ours: never let its text out.
+            tracing::error!(message = %error.message, "uncoded error during execution");
+            error.message =
+                "an internal error occurred; quote the request id when reporting it".into();
+            set_code(error, "INTERNAL");
+        }
+    }
+    for error in &response.errors {
+        super::metrics::count_error(&code_of(error));
+    }
+    Outcome {
+        response,
+        executed,
+        timed_out,
+    }
+}
+
+fn status_of(outcome: &Outcome, media: Media) -> StatusCode {
+    if outcome.timed_out {
+        return StatusCode::GATEWAY_TIMEOUT;
+    }
+    if outcome
+        .response
+        .errors
+        .iter()
+        .any(|e| code_of(e) == "SERVICE_UNAVAILABLE")
+    {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    if !outcome.executed && media == Media::GraphqlResponse {
+        return StatusCode::BAD_REQUEST;
+    }
+    StatusCode::OK
+}
+
+fn respond(status: StatusCode, media: Media, body: Vec<u8>) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    builder.content_type(media.content_type());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        builder.insert_header((header::RETRY_AFTER, "5"));
+    }
+    builder.body(body)
+}
+
+fn serialize(value: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|_| {
+        br#"{"errors":[{"message":"the answer could not be serialized","extensions":{"code":"INTERNAL"}}]}"#
+            .to_vec()
+    })
+}
+
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, HttpResponse> {
+    let too_large = || {
+        error_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "MAX_COST_EXCEEDED",
+            &format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            error_body(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the request body could not be read",
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// POST /graphql
+pub async fn post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    schemas: web::Data<Schemas>,
+) -> HttpResponse {
+    let media = match negotiate(&req) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let caller = match super::auth::caller(&req, &state.tokens) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let is_json = matches!(req.mime_type(), Ok(Some(m)) if m.essence_str() == "application/json");
+    if !is_json {
+        let mut response = error_body(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "POST /graphql takes Content-Type: application/json with a body like \
+             {\"query\": \"…\", \"variables\": {…}}",
+        );
+        response.headers_mut().insert(
+            header::ACCEPT,
+            header::HeaderValue::from_static("application/json"),
+        );
+        return response;
+    }
+    let body = match read_body(&req, payload, state.settings.body_limit_bytes).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!(
+                    "the body is not a GraphQL request (a JSON object with a \"query\" string, \
+                     optional \"operationName\" and \"variables\"): {e}"
+                ),
+            );
+        }
+    };
+    let schema = schema_for(&schemas, &state, &caller);
+    let timeout = Duration::from_secs(state.settings.execution_timeout_seconds);
+    let id = request_id(&req);
+    match batch {
+        BatchRequest::Single(request) => {
+            let outcome = execute(schema, request, &caller, &id, timeout).await;
+            let status = status_of(&outcome, media);
+            respond(status, media, serialize(&outcome.response))
+        }
+        BatchRequest::Batch(requests) => {
+            let max = state.settings.max_batch;
+            if requests.is_empty() || requests.len() > max {
+                return error_body(
+                    StatusCode::BAD_REQUEST,
+                    "MAX_COST_EXCEEDED",
+                    &format!(
+                        "a batch holds 1 to {max} requests; this one holds {}",
+                        requests.len()
+                    ),
+                );
+            }
+            let mut outcomes = Vec::with_capacity(requests.len());
+            for request in requests {
+                outcomes.push(execute(schema, request, &caller, &id, timeout).await);
+            }
+            let status = if outcomes
+                .iter()
+                .any(|o| status_of(o, media) == StatusCode::SERVICE_UNAVAILABLE)
+            {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            };
+            let responses: Vec<&Response> = outcomes.iter().map(|o| &o.response).collect();
+            respond(status, media, serialize(&responses))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct GetParams {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// The operation a document and name select, if it can be told without executing.
+fn operation_type(query: &str, name: Option<&str>) -> Option<OperationType> {
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        _ => None,
+    }
+}
+
+/// GET /graphql — queries only.
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    schemas: web::Data<Schemas>,
+) -> HttpResponse {
+    let media = match negotiate(&req) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let caller = match super::auth::caller(&req, &state.tokens) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let params = match web::Query::<GetParams>::from_query(req.query_string()) {
+        Ok(p) => p.into_inner(),
+        Err(_) => {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the query string could not be read",
+            );
+        }
+    };
+    let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "GET /graphql needs a `query` parameter (GraphiQL is at /graphiql)",
+        );
+    };
+    if query.len() > state.settings.max_query_bytes {
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            "MAX_COST_EXCEEDED",
+            &format!(
+                "the query text is longer than {} bytes",
+                state.settings.max_query_bytes
+            ),
+        );
+    }
+    if let Some(ty) = operation_type(&query, params.operation_name.as_deref())
+        && ty != OperationType::Query
+    {
+        let mut response = error_body(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "GET /graphql runs queries only; send mutations with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return response;
+    }
+    let mut request = Request::new(query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    for (field, raw) in [
+        ("variables", &params.variables),
+        ("extensions", &params.extensions),
+    ] {
+        if let Some(raw) = raw {
+            let value: serde_json::Value = match serde_json::from_str(raw) {
+                Ok(v) => v,
+                Err(_) => {
+                    return error_body(
+                        StatusCode::BAD_REQUEST,
+                        "BAD_REQUEST",
+                        &format!("the `{field}` parameter must be a JSON object"),
+                    );
+                }
+            };
+            if field == "variables" {
+                request = request.variables(Variables::from_json(value));
+            }
+        }
+    }
+    let schema = schema_for(&schemas, &state, &caller);
+    let timeout = Duration::from_secs(state.settings.execution_timeout_seconds);
+    let outcome = execute(schema, request, &caller, &request_id(&req), timeout).await;
+    let status = status_of(&outcome, media);
+    respond(status, media, serialize(&outcome.response))
+}

@@ -1,0 +1,77 @@
+//! Prometheus metrics: requests, latency, errors by code, and the database pool.
+
+use std::sync::OnceLock;
+
+use actix_web::{HttpResponse, web};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::state::AppState;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder once (several apps in one test process share it).
+pub fn install() {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new().set_buckets_for_metric(
+            Matcher::Full("credit_hub_http_request_duration_seconds".into()),
+            &[
+                0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ],
+        );
+        match builder.and_then(|b| b.install_recorder()) {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics recorder not installed");
+                None
+            }
+        }
+    });
+}
+
+/// Counts an error answered to a client, by its code.
+pub fn count_error(code: &str) {
+    metrics::counter!("credit_hub_errors_total", "code" => code.to_owned()).increment(1);
+}
+
+/// Records one HTTP request.
+pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("credit_hub_http_requests_total", &labels).increment(1);
+    metrics::histogram!(
+        "credit_hub_http_request_duration_seconds",
+        "method" => method.to_owned(),
+        "route" => route.to_owned()
+    )
+    .record(seconds);
+}
+
+fn record_pool(state: &AppState) {
+    let (size, idle) = if state.settings.is_sqlite() {
+        let pool = state.db.get_sqlite_connection_pool();
+        (pool.size(), pool.num_idle())
+    } else {
+        let pool = state.db.get_postgres_connection_pool();
+        (pool.size(), pool.num_idle())
+    };
+    metrics::gauge!("credit_hub_db_pool_connections", "state" => "open").set(f64::from(size));
+    metrics::gauge!("credit_hub_db_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("credit_hub_db_pool_max_connections")
+        .set(f64::from(state.settings.db_max_connections));
+}
+
+pub async fn render(state: web::Data<AppState>) -> HttpResponse {
+    record_pool(&state);
+    match HANDLE.get().and_then(Option::as_ref) {
+        Some(handle) => {
+            handle.run_upkeep();
+            HttpResponse::Ok()
+                .content_type("text/plain; version=0.0.4")
+                .body(handle.render())
+        }
+        None => HttpResponse::ServiceUnavailable().body("metrics recorder not installed"),
+    }
+}

@@ -1,0 +1,21 @@
+//! credit-hub: the GraphQL backend of a county public credit information platform
+//! (公共信用信息平台). One folder per capability; `app` wires them into a server that the binary
+//! and the tests share.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod reference;
+pub mod state;
+pub mod subjects;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Settings;
