@@ -28,6 +28,17 @@ pub struct Claims {
     pub jti: String,
 }
 
+/// The claims as they arrive: optional, so that a missing one is named rather than reported as
+/// a malformed token (jsonwebtoken checks the required ones itself).
+#[derive(Debug, Deserialize)]
+struct IncomingClaims {
+    sub: Option<String>,
+    org: Option<String>,
+    role: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
 /// Why a bearer token was refused; the message is safe to return to the caller.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -173,7 +184,7 @@ impl TokenKeys {
                 header.alg, self.algorithm
             ));
         }
-        let data = match decode::<Claims>(token, &self.decoding, &self.validation) {
+        let data = match decode::<IncomingClaims>(token, &self.decoding, &self.validation) {
             Ok(d) => d,
             Err(e) => {
                 let message = match e.kind() {
@@ -210,18 +221,22 @@ impl TokenKeys {
             }
         };
         let claims = data.claims;
-        let Some(role) = Role::parse(&claims.role) else {
+        let (Some(sub), Some(org), Some(role)) = (claims.sub, claims.org, claims.role) else {
+            return reject(
+                "the token lacks a required claim: sub, org and role must all be present".into(),
+            );
+        };
+        let Some(role) = Role::parse(&role) else {
             return reject(format!(
-                "the token's role \"{}\" is not one of ADMIN, DEPARTMENT, APPROVAL_HALL, BANK, APP, PARTNER",
-                claims.role
+                "the token's role \"{role}\" is not one of ADMIN, DEPARTMENT, APPROVAL_HALL, BANK, APP, PARTNER"
             ));
         };
-        if claims.sub.is_empty() || claims.org.is_empty() {
+        if sub.is_empty() || org.is_empty() {
             return reject("the token's sub and org claims must not be empty".into());
         }
         Ok(Principal {
-            client_id: claims.sub,
-            organization: claims.org,
+            client_id: sub,
+            organization: org,
             role,
             scopes: claims.scopes,
         })

@@ -3,7 +3,10 @@
 //! twice changes nothing.
 
 use entity::{organization, region};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
+};
 
 use crate::audit::Actor;
 use crate::error::AppError;
@@ -313,8 +316,8 @@ pub fn subjects(townships: &[String]) -> Vec<SubjectDraft> {
     drafts
 }
 
-/// Loads the demo organizations and subjects; safe to run any number of times.
-pub async fn load(state: &AppState) -> Result<Loaded, AppError> {
+/// Adds the demo organizations that are missing; answers how many were added.
+pub async fn load_organizations(db: &impl ConnectionTrait) -> Result<usize, AppError> {
     let now = chrono::Utc::now();
     let rows = ORGANIZATIONS
         .iter()
@@ -326,13 +329,18 @@ pub async fn load(state: &AppState) -> Result<Loaded, AppError> {
             created_at: Set(now),
             ..Default::default()
         });
-    let before = organization::Entity::find().all(&state.db).await?.len();
+    let before = organization::Entity::find().count(db).await?;
     organization::Entity::insert_many(rows)
         .on_conflict_do_nothing_on([organization::Column::Code])
-        .exec_without_returning(&state.db)
+        .exec_without_returning(db)
         .await?;
-    let after = organization::Entity::find().all(&state.db).await?.len();
+    let after = organization::Entity::find().count(db).await?;
+    Ok(after.saturating_sub(before) as usize)
+}
 
+/// Loads the demo organizations and subjects; safe to run any number of times.
+pub async fn load(state: &AppState) -> Result<Loaded, AppError> {
+    let organizations = load_organizations(&state.db).await?;
     let townships: Vec<String> = region::Entity::find()
         .filter(region::Column::Level.eq("TOWNSHIP"))
         .order_by_asc(region::Column::Code)
@@ -366,7 +374,7 @@ pub async fn load(state: &AppState) -> Result<Loaded, AppError> {
         }
     }
     Ok(Loaded {
-        organizations: after.saturating_sub(before),
+        organizations,
         subjects: created,
     })
 }

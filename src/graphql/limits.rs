@@ -2,17 +2,15 @@
 //! extension: aliases and query size are counted here, depth and complexity by async-graphql,
 //! and every refusal leaves with an `extensions.code` (and `extensions.limit`). The extension
 //! also tells the HTTP layer whether the request got as far as execution (which decides the
-//! status code under `application/graphql-response+json`) and reports the cost in
-//! `extensions.cost`.
+//! status code under `application/graphql-response+json`) and what it cost.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_graphql::{
-    Positioned, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    Positioned, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
-        NextValidation,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
@@ -25,10 +23,39 @@ pub struct ExecutionTrace {
 }
 
 impl ExecutionTrace {
+    /// The cost (complexity) async-graphql computed during validation.
+    pub fn cost(&self) -> usize {
+        self.cost.load(Ordering::Relaxed)
+    }
+
     /// Whether the document parsed and validated and execution began.
     pub fn executed(&self) -> bool {
         self.executed.load(Ordering::Relaxed)
     }
+}
+
+/// Marks a request whose caller may not introspect (anonymous, production mode).
+#[derive(Debug, Clone, Copy)]
+pub struct IntrospectionOff;
+
+fn asks_for_introspection(doc: &ExecutableDocument) -> bool {
+    fn in_set(doc: &ExecutableDocument, set: &Positioned<SelectionSet>, depth: usize) -> bool {
+        depth < 64
+            && set.node.items.iter().any(|item| match &item.node {
+                Selection::Field(f) => {
+                    matches!(f.node.name.node.as_str(), "__schema" | "__type")
+                        || in_set(doc, &f.node.selection_set, depth + 1)
+                }
+                Selection::InlineFragment(i) => in_set(doc, &i.node.selection_set, depth + 1),
+                Selection::FragmentSpread(s) => doc
+                    .fragments
+                    .get(&s.node.fragment_name.node)
+                    .is_some_and(|f| in_set(doc, &f.node.selection_set, depth + 1)),
+            })
+    }
+    doc.operations
+        .iter()
+        .any(|(_, op)| in_set(doc, &op.node.selection_set, 0))
 }
 
 /// The limits the extension enforces itself.
@@ -91,19 +118,6 @@ fn count_aliases(doc: &ExecutableDocument) -> usize {
 
 #[async_trait::async_trait]
 impl Extension for QueryLimitsExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        if let Some(trace) = ctx.data_opt::<Arc<ExecutionTrace>>()
-            && trace.executed()
-        {
-            let cost = trace.cost.load(Ordering::Relaxed);
-            response
-                .extensions
-                .insert("cost".into(), Value::from(cost as u64));
-        }
-        response
-    }
-
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -137,6 +151,13 @@ impl Extension for QueryLimitsExtension {
             }
             e
         })?;
+        if ctx.data_opt::<IntrospectionOff>().is_some() && asks_for_introspection(&document) {
+            return Err(coded(
+                "introspection is off for anonymous callers in production mode; send a bearer token",
+                "FORBIDDEN",
+                None,
+            ));
+        }
         let aliases = count_aliases(&document);
         if aliases > self.0.max_aliases {
             return Err(coded(

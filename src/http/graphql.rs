@@ -28,7 +28,10 @@ use super::error_body;
 use super::request_id::RequestId as HttpRequestId;
 use crate::auth::Caller;
 use crate::config::Mode;
-use crate::graphql::{CreditHubSchema, RequestId, Schemas, limits::ExecutionTrace};
+use crate::graphql::{
+    CreditHubSchema, RequestId, Schemas,
+    limits::{ExecutionTrace, IntrospectionOff},
+};
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -93,11 +96,16 @@ fn request_id(req: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-fn schema_for<'a>(schemas: &'a Schemas, state: &AppState, caller: &Caller) -> &'a CreditHubSchema {
+/// The schema for a caller, and whether it is the locked one (no introspection, no suggestions).
+fn schema_for<'a>(
+    schemas: &'a Schemas,
+    state: &AppState,
+    caller: &Caller,
+) -> (&'a CreditHubSchema, bool) {
     if state.settings.mode == Mode::Production && matches!(caller, Caller::Anonymous) {
-        &schemas.locked
+        (&schemas.locked, true)
     } else {
-        &schemas.open
+        (&schemas.open, false)
     }
 }
 
@@ -131,13 +139,17 @@ struct Outcome {
 }
 
 async fn execute(
-    schema: &CreditHubSchema,
+    (schema, locked): (&CreditHubSchema, bool),
     request: Request,
     caller: &Caller,
     request_id: &str,
     timeout: Duration,
 ) -> Outcome {
     let trace = Arc::new(ExecutionTrace::default());
+    let mut request = request;
+    if locked {
+        request = request.data(IntrospectionOff);
+    }
     let request = request
         .data(caller.clone())
         .data(RequestId(request_id.to_owned()))
@@ -158,6 +170,12 @@ async fn execute(
             }
         };
     let executed = trace.executed() && !timed_out;
+    if executed {
+        response.extensions.insert(
+            "cost".into(),
+            async_graphql::Value::from(trace.cost() as u64),
+        );
+    }
     for error in &mut response.errors {
         if has_code(error) {
             continue;
@@ -211,6 +229,19 @@ fn respond(status: StatusCode, media: Media, body: Vec<u8>) -> HttpResponse {
         builder.insert_header((header::RETRY_AFTER, "5"));
     }
     builder.body(body)
+}
+
+/// The body of one response; a request that never executed has no `data` at all (spec §7.1).
+fn response_body(outcome: &Outcome) -> serde_json::Value {
+    let mut value = serde_json::to_value(&outcome.response).unwrap_or_else(|_| {
+        serde_json::json!({"errors": [{"message": "the answer could not be serialized", "extensions": {"code": "INTERNAL"}}]})
+    });
+    if !outcome.executed
+        && let Some(object) = value.as_object_mut()
+    {
+        object.remove("data");
+    }
+    value
 }
 
 fn serialize(value: &impl serde::Serialize) -> Vec<u8> {
@@ -310,7 +341,7 @@ pub async fn post(
         BatchRequest::Single(request) => {
             let outcome = execute(schema, request, &caller, &id, timeout).await;
             let status = status_of(&outcome, media);
-            respond(status, media, serialize(&outcome.response))
+            respond(status, media, serialize(&response_body(&outcome)))
         }
         BatchRequest::Batch(requests) => {
             let max = state.settings.max_batch;
@@ -336,7 +367,7 @@ pub async fn post(
             } else {
                 StatusCode::OK
             };
-            let responses: Vec<&Response> = outcomes.iter().map(|o| &o.response).collect();
+            let responses: Vec<serde_json::Value> = outcomes.iter().map(response_body).collect();
             respond(status, media, serialize(&responses))
         }
     }
@@ -446,5 +477,5 @@ pub async fn get(
     let timeout = Duration::from_secs(state.settings.execution_timeout_seconds);
     let outcome = execute(schema, request, &caller, &request_id(&req), timeout).await;
     let status = status_of(&outcome, media);
-    respond(status, media, serialize(&outcome.response))
+    respond(status, media, serialize(&response_body(&outcome)))
 }

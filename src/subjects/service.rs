@@ -6,7 +6,7 @@ use entity::subject;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, TryInsertResult,
+    TryInsertResult,
 };
 use serde_json::json;
 
@@ -371,7 +371,7 @@ pub async fn register(
         .iter()
         .filter_map(|r| r.as_ref().ok().map(|n| n.lookup_key.clone()))
         .collect();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut known: HashMap<String, subject::Model> = find_by_keys(&txn, &keys).await?;
     let now = chrono::Utc::now();
     let to_insert: Vec<subject::ActiveModel> = validated
@@ -729,7 +729,7 @@ pub async fn update(
         return Ok(UpdateOutcome::Refused(errors));
     }
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut found = find_by_keys(&txn, &keys).await?;
     let Some(current) = keys.iter().find_map(|k| found.remove(k)) else {
         return Ok(UpdateOutcome::Refused(vec![FieldError::new(

@@ -1,0 +1,400 @@
+//! GraphQL over HTTP: methods, media types, status codes, limits, request ids.
+
+use credit_hub::auth::Role;
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::{Backend, production, read, spawn_app, spawn_app_with};
+
+async fn post_takes_json_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .body(r#"{"query":"{ viewer { role } }"}"#);
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        let answer = read(request.send().await.expect("send")).await;
+        assert_eq!(answer.status, 415, "{content_type:?}: {}", answer.text);
+        assert_eq!(answer.code(), Some("UNSUPPORTED_MEDIA_TYPE"));
+    }
+    // application/json with a charset parameter is fine.
+    let answer = read(
+        app.client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json; charset=utf-8")
+            .body(r#"{"query":"{ viewer { role } }"}"#)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.body["data"]["viewer"], json!(null));
+}
+
+async fn get_runs_queries_but_not_mutations(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let answer = read(
+        app.client
+            .get(app.url("/graphql"))
+            .query(&[("query", "{ industries { code } }")])
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.body["data"]["industries"][0]["code"], "A");
+
+    let mutation = "mutation { updateSubject(input: {code: \"91350100M000100Y43\", name: \"x\"}) { subject { name } } }";
+    let answer = read(
+        app.client
+            .get(app.url("/graphql"))
+            .query(&[("query", mutation)])
+            .bearer_auth(app.token(Role::Admin))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.status, 405, "{}", answer.text);
+    assert_eq!(answer.header("allow"), Some("POST"));
+    assert_eq!(answer.code(), Some("METHOD_NOT_ALLOWED"));
+
+    // operationName selects among several operations; the mutation one is refused.
+    let doc = "query Q { viewer { role } } mutation M { updateSubject(input: {code: \"x\"}) { userErrors { code } } }";
+    let answer = read(
+        app.client
+            .get(app.url("/graphql"))
+            .query(&[("query", doc), ("operationName", "M")])
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.status, 405);
+    let answer = read(
+        app.client
+            .get(app.url("/graphql"))
+            .query(&[("query", doc), ("operationName", "Q")])
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+
+    let answer = read(
+        app.client
+            .get(app.url("/graphql"))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.code(), Some("BAD_REQUEST"));
+}
+
+async fn accept_is_negotiated_with_the_specs_status_codes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let send = |accept: Option<&'static str>, body: &'static str| {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        async move { read(request.send().await.expect("send")).await }
+    };
+    let invalid = r#"{"query":"{ noSuchField }"}"#;
+    let answer = send(Some("application/graphql-response+json"), invalid).await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert!(
+        answer
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/graphql-response+json"))
+    );
+    assert!(answer.body.get("data").is_none(), "{}", answer.text);
+    assert_eq!(answer.code(), Some("GRAPHQL_VALIDATION_FAILED"));
+
+    let answer = send(Some("application/json"), invalid).await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/json"))
+    );
+    assert_eq!(answer.code(), Some("GRAPHQL_VALIDATION_FAILED"));
+
+    let answer = send(None, invalid).await;
+    assert_eq!(answer.status, 200, "no Accept means application/json");
+
+    let answer = send(Some("text/html"), invalid).await;
+    assert_eq!(answer.status, 406);
+
+    let answer = send(
+        Some("application/graphql-response+json"),
+        r#"{"query":"{ viewer { role "}"#,
+    )
+    .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.code(), Some("GRAPHQL_PARSE_FAILED"));
+
+    let answer = send(Some("application/graphql-response+json"), "not json").await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.code(), Some("BAD_REQUEST"));
+
+    // A valid query with graphql-response+json: 200 with data and its cost.
+    let answer = send(
+        Some("application/graphql-response+json"),
+        r#"{"query":"{ industries { code } }"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(
+        answer.body["extensions"]["cost"]
+            .as_u64()
+            .is_some_and(|c| c > 0)
+    );
+}
+
+async fn abusive_requests_are_refused_with_codes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // A 5 MB body.
+    let big = format!(
+        r#"{{"query":"{{ viewer {{ role }} }}","pad":"{}"}}"#,
+        "x".repeat(5 * 1024 * 1024)
+    );
+    let answer = read(
+        app.client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(big)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.status, 413, "{}", answer.text);
+    assert_eq!(answer.code(), Some("MAX_COST_EXCEEDED"));
+
+    // 1000 aliases.
+    let aliases: String = (0..1000)
+        .map(|i| format!("a{i}: viewer {{ role }} "))
+        .collect();
+    let answer = app
+        .graphql(None, &format!("{{ {aliases} }}"), json!({}))
+        .await;
+    assert_eq!(answer.code(), Some("MAX_COST_EXCEEDED"), "{}", answer.text);
+    assert_eq!(answer.body["errors"][0]["extensions"]["limit"], "aliases");
+    assert!(answer.body.get("data").is_none());
+
+    // Depth 30.
+    let deep = format!(
+        "{{ {}name{} }}",
+        "regions { parent { ".repeat(15),
+        " } }".repeat(15)
+    );
+    let answer = app.graphql(None, &deep, json!({})).await;
+    assert_eq!(answer.code(), Some("MAX_COST_EXCEEDED"), "{}", answer.text);
+    assert_eq!(answer.body["errors"][0]["extensions"]["limit"], "depth");
+
+    // A batch of 100 requests.
+    let batch: Vec<_> = (0..100)
+        .map(|_| json!({"query": "{ viewer { role } }"}))
+        .collect();
+    let answer = read(
+        app.client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(serde_json::to_string(&batch).expect("json"))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert_eq!(answer.code(), Some("MAX_COST_EXCEEDED"));
+
+    // A small batch is answered in order.
+    let batch = json!([{"query": "{ viewer { role } }"}, {"query": "{ industries { code } }"}]);
+    let answer = read(
+        app.client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(batch.to_string())
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.body[1]["data"]["industries"][0]["code"], "A");
+
+    // Page size above 100, and a complexity beyond the limit.
+    let answer = app
+        .graphql(None, "{ subjects(first: 101) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(answer.code(), Some("BAD_USER_INPUT"), "{}", answer.text);
+    assert!(answer.message().contains("first"));
+    let costly = format!(
+        "{{ {} }}",
+        (0..30)
+            .map(|i| format!("s{i}: subjects(first: 100) {{ edges {{ node {{ name code kind region {{ name }} }} }} }}"))
+            .collect::<String>()
+    );
+    let answer = app.graphql(None, &costly, json!({})).await;
+    assert_eq!(answer.code(), Some("MAX_COST_EXCEEDED"), "{}", answer.text);
+    assert_eq!(
+        answer.body["errors"][0]["extensions"]["limit"],
+        "complexity"
+    );
+}
+
+async fn request_ids_are_echoed_or_made(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let answer = read(
+        app.client
+            .get(app.url("/healthz"))
+            .header("x-request-id", "bank-trace-42")
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.header("x-request-id"), Some("bank-trace-42"));
+    let answer = read(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert!(
+        answer
+            .header("x-request-id")
+            .is_some_and(|id| id.len() >= 32)
+    );
+    // An unusable id is replaced, not echoed.
+    let answer = read(
+        app.client
+            .get(app.url("/healthz"))
+            .header("x-request-id", "x".repeat(200))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert!(
+        answer
+            .header("x-request-id")
+            .is_some_and(|id| id.len() < 100)
+    );
+}
+
+async fn production_hides_the_schema_from_anonymous_callers(backend: Backend) {
+    let app = spawn_app_with(backend, production).await;
+    let introspection = "{ __schema { queryType { name } } }";
+    let answer = app.graphql(None, introspection, json!({})).await;
+    assert!(answer.body["errors"].is_array(), "{}", answer.text);
+    assert!(answer.body["data"]["__schema"].is_null(), "{}", answer.text);
+    let answer = app
+        .graphql(Some(&app.token(Role::Bank)), introspection, json!({}))
+        .await;
+    assert_eq!(
+        answer.body["data"]["__schema"]["queryType"]["name"],
+        "Query"
+    );
+    // No field suggestions for anonymous callers.
+    let answer = app.graphql(None, "{ viewr { role } }", json!({})).await;
+    assert!(
+        !answer.message().contains("Did you mean"),
+        "{}",
+        answer.text
+    );
+    let answer = app
+        .graphql(
+            Some(&app.token(Role::Bank)),
+            "{ viewr { role } }",
+            json!({}),
+        )
+        .await;
+    assert!(answer.message().contains("Did you mean"), "{}", answer.text);
+    // GraphiQL is off for anonymous callers.
+    let answer = read(
+        app.client
+            .get(app.url("/graphiql"))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(answer.status, 404);
+}
+
+async fn graphiql_loads_and_its_introspection_fits_the_limits(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let page = app
+        .client
+        .get(app.url("/graphiql"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("graphiql"), "{html}");
+    // GraphiQL's own introspection query must pass the depth and complexity limits.
+    let answer = app
+        .graphql(None, async_graphql_introspection_query(), json!({}))
+        .await;
+    assert!(answer.body["errors"].is_null(), "{}", answer.text);
+    assert_eq!(
+        answer.body["data"]["__schema"]["queryType"]["name"],
+        "Query"
+    );
+}
+
+/// The introspection query GraphiQL sends (graphql-js getIntrospectionQuery, with descriptions).
+fn async_graphql_introspection_query() -> &'static str {
+    r#"query IntrospectionQuery {
+      __schema {
+        queryType { name } mutationType { name } subscriptionType { name }
+        types { ...FullType }
+        directives { name description locations args { ...InputValue } }
+      }
+    }
+    fragment FullType on __Type {
+      kind name description
+      fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+      inputFields { ...InputValue }
+      interfaces { ...TypeRef }
+      enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+      possibleTypes { ...TypeRef }
+    }
+    fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+    fragment TypeRef on __Type {
+      kind name
+      ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+    }"#
+}
+
+both!(
+    post_takes_json_only,
+    get_runs_queries_but_not_mutations,
+    accept_is_negotiated_with_the_specs_status_codes,
+    abusive_requests_are_refused_with_codes,
+    request_ids_are_echoed_or_made,
+    production_hides_the_schema_from_anonymous_callers,
+    graphiql_loads_and_its_introspection_fits_the_limits,
+);
