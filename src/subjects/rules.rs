@@ -361,7 +361,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn fixture(name: &str) -> Vec<(String, bool)> {
-        let path = format!("{}/../shared/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        // Copies of ../shared/fixtures, kept in the repo so a fresh clone tests on its own.
+        let path = format!("{}/src/subjects/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         text.lines()
             .skip(1)
