@@ -74,6 +74,7 @@ impl Application {
             tracing::info!(
                 organizations = loaded.organizations,
                 subjects = loaded.subjects,
+                records = loaded.records,
                 "demo data loaded"
             );
         }

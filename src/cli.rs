@@ -71,8 +71,29 @@ pub enum Command {
         #[command(subcommand)]
         action: ClientAction,
     },
-    /// Load the demo data set (organizations and subjects) and exit.
+    /// Load the demo data set (organizations, subjects, records, list entries) and exit.
     DemoData,
+    /// The working-day calendar.
+    Calendar {
+        #[command(subcommand)]
+        action: CalendarAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CalendarAction {
+    /// Load a holiday notice: lines `date,kind,holiday` (kind HOLIDAY or WORKDAY), as in
+    /// cn-workday-calendar.csv.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// The years the file covers (default: every year with at least four days in it).
+        #[arg(long, value_delimiter = ',')]
+        years: Vec<i32>,
+        /// Where the days come from, e.g. the notice's number.
+        #[arg(long)]
+        source: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -171,9 +192,51 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .await
                 .map_err(|e| CliError(format!("cannot load the demo data: {}", e.detail())))?;
             eprintln!(
-                "demo data loaded: {} new organizations, {} new subjects",
-                loaded.organizations, loaded.subjects
+                "demo data loaded: {} new organizations, {} new subjects, {} new records",
+                loaded.organizations, loaded.subjects, loaded.records
             );
+            Ok(())
+        }
+        Command::Calendar {
+            action:
+                CalendarAction::Import {
+                    file,
+                    years,
+                    source,
+                },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError(format!("cannot read {}: {e}", file.display())))?;
+            let days = crate::calendar::rules::parse_calendar_csv(&text).map_err(|errors| {
+                CliError(
+                    errors
+                        .iter()
+                        .map(|e| format!("{}:{}: {}", file.display(), e.line, e.message))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                )
+            })?;
+            let years: Vec<i32> = if years.is_empty() {
+                crate::calendar::rules::covered_years(&days)
+                    .into_iter()
+                    .collect()
+            } else {
+                years
+            };
+            let state = prepare_state(settings)
+                .await
+                .map_err(|e| CliError(e.to_string()))?;
+            let source = source.unwrap_or_else(|| file.display().to_string());
+            crate::calendar::service::import(
+                &state.db,
+                &Actor::cli("calendar import"),
+                &days,
+                &years,
+                &source,
+            )
+            .await
+            .map_err(|e| CliError(e.detail()))?;
+            eprintln!("loaded {} days; years covered: {years:?}", days.len());
             Ok(())
         }
         Command::Token {

@@ -161,7 +161,8 @@ impl From<AppError> for async_graphql::Error {
 pub type AppResult<T> = Result<T, AppError>;
 
 /// The machine codes of `userErrors`: what rule a field of a mutation's input broke.
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(async_graphql::Enum, serde::Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserErrorCode {
     /// A required field is missing or empty.
     Required,
@@ -183,6 +184,20 @@ pub enum UserErrorCode {
     NotAllowed,
     /// The thing the input names does not exist (or is not visible to the caller).
     NotFound,
+    /// A field name that the catalog item does not have.
+    UnknownField,
+    /// A catalog item code that the catalog does not have.
+    UnknownCatalogItem,
+    /// No subject is registered under the code; register it first with `registerSubjects`.
+    SubjectNotRegistered,
+    /// The caller's department does not provide this catalog item.
+    NotAProvider,
+    /// The same key with different content: send a correction instead.
+    Conflict,
+    /// Two parts of the input disagree (e.g. `sourceRef` and the document-number field).
+    Mismatch,
+    /// The date is impossible here (in the future, or before the date it must follow).
+    InvalidDate,
 }
 
 /// One broken rule in a mutation's input: the path of the field, the rule's code and a message

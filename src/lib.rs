@@ -5,6 +5,8 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod calendar;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -12,6 +14,8 @@ pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod lists;
+pub mod records;
 pub mod reference;
 pub mod state;
 pub mod subjects;

@@ -5,8 +5,17 @@
 
 pub mod api_client;
 pub mod audit_log;
+pub mod calendar_day;
+pub mod calendar_year;
+pub mod catalog_item;
+pub mod credit_record;
+pub mod credit_record_revision;
+pub mod decision_count;
 pub mod industry;
 pub mod instance_secret;
+pub mod list_entry;
 pub mod organization;
+pub mod publicity_policy;
+pub mod refused_record;
 pub mod region;
 pub mod subject;

@@ -5,6 +5,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_base_tables;
 mod m20261125_000002_seed_reference_data;
+mod m20261125_000003_create_records_tables;
+mod m20261125_000004_seed_catalog_policies_calendar;
 
 /// Every migration, in the order it runs.
 pub struct Migrator;
@@ -15,6 +17,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_base_tables::Migration),
             Box::new(m20261125_000002_seed_reference_data::Migration),
+            Box::new(m20261125_000003_create_records_tables::Migration),
+            Box::new(m20261125_000004_seed_catalog_policies_calendar::Migration),
         ]
     }
 }

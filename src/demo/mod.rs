@@ -2,6 +2,8 @@
 //! kind across the townships of 柴桑区. Deterministic (a fixed seed) and idempotent: loading it
 //! twice changes nothing.
 
+pub mod records;
+
 use entity::{organization, region};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -47,6 +49,7 @@ pub const ORGANIZATIONS: &[(&str, &str, &str)] = &[
         "柴桑区公共资源交易中心",
         "DEPARTMENT",
     ),
+    ("EDUCATION_SPORTS", "柴桑区教育体育局", "DEPARTMENT"),
     (
         "APPROVAL_HALL",
         "柴桑区行政审批局政务服务大厅",
@@ -59,10 +62,10 @@ pub const ORGANIZATIONS: &[(&str, &str, &str)] = &[
 ];
 
 /// A small deterministic generator (SplitMix64), so the demo is the same on every machine.
-struct Seeded(u64);
+pub(crate) struct Seeded(pub(crate) u64);
 
 impl Seeded {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -70,11 +73,11 @@ impl Seeded {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 }
@@ -190,6 +193,7 @@ const PRODUCE: &[&str] = &[
 pub struct Loaded {
     pub organizations: usize,
     pub subjects: usize,
+    pub records: usize,
 }
 
 /// The demo subjects, always the same.
@@ -325,7 +329,7 @@ pub async fn load_organizations(db: &impl ConnectionTrait) -> Result<usize, AppE
             code: Set((*code).to_owned()),
             name: Set((*name).to_owned()),
             kind: Set((*kind).to_owned()),
-            uscc: Set(None),
+            uscc: Set((*kind == "DEPARTMENT").then(|| records::department_uscc(code))),
             created_at: Set(now),
             ..Default::default()
         });
@@ -373,9 +377,11 @@ pub async fn load(state: &AppState) -> Result<Loaded, AppError> {
             }
         }
     }
+    let records = records::load(state).await?;
     Ok(Loaded {
         organizations,
         subjects: created,
+        records,
     })
 }
 

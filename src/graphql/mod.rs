@@ -12,7 +12,11 @@ use async_graphql::{
 
 use crate::audit::{Actor, graphql::AuditQuery};
 use crate::auth::{Caller, graphql::ViewerQuery};
+use crate::calendar::graphql::{CalendarMutation, CalendarQuery};
+use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::Settings;
+use crate::lists::graphql::{ListsMutation, ListsQuery};
+use crate::records::graphql::{RecordsMutation, RecordsQuery};
 use crate::reference::{graphql::ReferenceQuery, loader::ReferenceLoader};
 use crate::state::AppState;
 use crate::subjects::graphql::{NodeQuery, SubjectsMutation, SubjectsQuery};
@@ -24,13 +28,23 @@ pub struct Query(
     ViewerQuery,
     NodeQuery,
     SubjectsQuery,
+    CatalogQuery,
+    RecordsQuery,
+    ListsQuery,
+    CalendarQuery,
     ReferenceQuery,
     AuditQuery,
 );
 
 /// Every mutation, by capability.
 #[derive(MergedObject, Default)]
-pub struct Mutation(SubjectsMutation);
+pub struct Mutation(
+    SubjectsMutation,
+    RecordsMutation,
+    ListsMutation,
+    CatalogMutation,
+    CalendarMutation,
+);
 
 pub type CreditHubSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -114,12 +114,18 @@ pub type CountedConnection<Node> =
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
     Subject,
+    CreditRecord,
+    ListEntry,
 }
 
 impl NodeKind {
+    const ALL: [NodeKind; 3] = [Self::Subject, Self::CreditRecord, Self::ListEntry];
+
     fn prefix(self) -> &'static str {
         match self {
             Self::Subject => "Subject",
+            Self::CreditRecord => "CreditRecord",
+            Self::ListEntry => "ListEntry",
         }
     }
 }
@@ -133,10 +139,7 @@ pub fn global_id(kind: NodeKind, id: i64) -> ID {
 pub fn decode_global_id(id: &str) -> Option<(NodeKind, i64)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(id).ok()?).ok()?;
     let (kind, n) = text.split_once(':')?;
-    let kind = match kind {
-        "Subject" => NodeKind::Subject,
-        _ => return None,
-    };
+    let kind = NodeKind::ALL.into_iter().find(|k| k.prefix() == kind)?;
     Some((kind, n.parse().ok()?))
 }
 

@@ -16,12 +16,17 @@ use super::service::{
     self, Registration, SubjectChanges, SubjectDraft, SubjectFilter as ServiceFilter, UpdateOutcome,
 };
 use crate::auth::Role;
+use crate::catalog::RecordCategory;
 use crate::error::{AppError, FieldError};
 use crate::graphql::ContextExt;
 use crate::graphql::types::{
     ConnectionTotals, CountedConnection, IdCursor, NodeKind, UserError, check_list_len,
     decode_global_id, global_id, page_size,
 };
+use crate::lists::graphql::ListEntry;
+use crate::lists::service as lists;
+use crate::records::graphql::{CreditRecord, RecordStatus};
+use crate::records::service::{self as records, RecordFilter};
 use crate::reference::graphql::{Industry, Region};
 use crate::reference::loader::{IndustryCode, ReferenceLoader, RegionCode};
 
@@ -34,6 +39,8 @@ use crate::reference::loader::{IndustryCode, ReferenceLoader, RegionCode};
 ))]
 pub enum Node {
     Subject(Subject),
+    CreditRecord(CreditRecord),
+    ListEntry(ListEntry),
 }
 
 /// What positions 1–8 of a unified social credit code say about an organization (GB 32100).
@@ -141,6 +148,141 @@ impl Subject {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+
+    /// The subject's credit records the caller may see, newest first: anonymous callers see
+    /// PUBLIC records inside their publicity period that are neither repaired nor revoked;
+    /// departments and approval halls also GOVERNMENT ones; AUTHORIZED records only the providing
+    /// department and admins.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn records(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only this category.")] category: Option<RecordCategory>,
+        #[graphql(desc = "Only records in this state today.")] status: Option<RecordStatus>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<CountedConnection<CreditRecord>> {
+        let state = ctx.state()?;
+        let limit = page_size(first)?;
+        let after_id = after
+            .as_deref()
+            .map(IdCursor::parse)
+            .transpose()?
+            .map(|c| c.0);
+        let (rows, has_next, total) = records::for_subject(
+            &state.db,
+            ctx.caller(),
+            self.0.id,
+            RecordFilter { category, status },
+            after_id,
+            limit,
+        )
+        .await?;
+        audit_non_public_read(ctx, self.0.id, "readRecords").await?;
+        let mut connection = Connection::with_additional_fields(
+            after_id.is_some(),
+            has_next,
+            ConnectionTotals { total_count: total },
+        );
+        connection.edges = rows
+            .into_iter()
+            .map(|m| Edge::new(IdCursor(m.id), CreditRecord(m)))
+            .collect();
+        Ok(connection)
+    }
+
+    /// Everything the caller may see about the subject, grouped by category, with ID numbers
+    /// masked: the public credit report (公共信用信息报告) as this caller may read it.
+    #[graphql(complexity = "50 * child_complexity")]
+    async fn credit_report(&self, ctx: &Context<'_>) -> async_graphql::Result<CreditReport> {
+        let state = ctx.state()?;
+        let rows = records::all_visible(&state.db, ctx.caller(), self.0.id).await?;
+        let entries = lists::for_subject(&state.db, ctx.caller(), self.0.id).await?;
+        audit_non_public_read(ctx, self.0.id, "readCreditReport").await?;
+        let mut sections: Vec<CreditReportSection> = Vec::new();
+        for row in rows {
+            let Some(category) = RecordCategory::parse(&row.category) else {
+                continue;
+            };
+            match sections.iter_mut().find(|s| s.category == category) {
+                Some(section) => section.records.push(CreditRecord(row)),
+                None => sections.push(CreditReportSection {
+                    category,
+                    category_name: category.name_zh().to_owned(),
+                    records: vec![CreditRecord(row)],
+                }),
+            }
+        }
+        sections.sort_by_key(|s| s.category.as_str());
+        Ok(CreditReport {
+            subject_name: self.0.name.clone(),
+            subject_code: self.0.display_code.clone(),
+            generated_at: Utc::now(),
+            as_of: records::china_today(),
+            sections,
+            list_entries: entries.into_iter().map(ListEntry).collect(),
+        })
+    }
+
+    /// The subject's list entries the caller may see: the public sees RED and
+    /// SERIOUS_DISHONESTY entries in force; government roles every list.
+    async fn list_entries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ListEntry>> {
+        let state = ctx.state()?;
+        Ok(lists::for_subject(&state.db, ctx.caller(), self.0.id)
+            .await?
+            .into_iter()
+            .map(ListEntry)
+            .collect())
+    }
+}
+
+/// Records reads of non-public data by government roles and banks in the audit log.
+async fn audit_non_public_read(
+    ctx: &Context<'_>,
+    subject_id: i64,
+    action: &'static str,
+) -> async_graphql::Result<()> {
+    if matches!(
+        ctx.caller().role(),
+        Some(Role::Department | Role::ApprovalHall | Role::Bank)
+    ) {
+        let state = ctx.state()?;
+        crate::audit::record(
+            &state.db,
+            &ctx.actor(),
+            vec![crate::audit::AuditEntry::new(action, Some(subject_id))],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// One category of a credit report.
+#[derive(SimpleObject)]
+pub struct CreditReportSection {
+    /// The category.
+    pub category: RecordCategory,
+    /// Its Chinese name.
+    pub category_name: String,
+    /// Its records, newest decision first.
+    pub records: Vec<CreditRecord>,
+}
+
+/// A subject's credit report as the caller may read it.
+#[derive(SimpleObject)]
+pub struct CreditReport {
+    /// The subject's name.
+    pub subject_name: String,
+    /// The USCC, or the masked resident ID.
+    pub subject_code: String,
+    /// When the report was made.
+    pub generated_at: DateTime<Utc>,
+    /// The day (China time) publicity was judged on.
+    pub as_of: chrono::NaiveDate,
+    /// The records, by category.
+    pub sections: Vec<CreditReportSection>,
+    /// The list entries the caller may see.
+    pub list_entries: Vec<ListEntry>,
 }
 
 /// Which subjects to list. Filters combine with AND.
@@ -282,6 +424,32 @@ impl NodeQuery {
                         .await?
                         .map(|m| Node::Subject(Subject(m))),
                 )
+            }
+            Some((NodeKind::CreditRecord, n)) => {
+                let record = entity::credit_record::Entity::find_by_id(n)
+                    .one(&state.db)
+                    .await
+                    .map_err(AppError::from)?
+                    .filter(|r| {
+                        crate::records::visibility::can_see(ctx.caller(), r, records::china_today())
+                    });
+                Ok(record.map(|r| Node::CreditRecord(CreditRecord(r))))
+            }
+            Some((NodeKind::ListEntry, n)) => {
+                let entry = entity::list_entry::Entity::find_by_id(n)
+                    .one(&state.db)
+                    .await
+                    .map_err(AppError::from)?;
+                let visible = match &entry {
+                    Some(e) => lists::for_subject(&state.db, ctx.caller(), e.subject_id)
+                        .await?
+                        .iter()
+                        .any(|v| v.id == e.id),
+                    None => false,
+                };
+                Ok(entry
+                    .filter(|_| visible)
+                    .map(|e| Node::ListEntry(ListEntry(e))))
             }
             None => Ok(None),
         }

@@ -362,7 +362,10 @@ mod tests {
 
     fn fixture(name: &str) -> Vec<(String, bool)> {
         // Copies of ../shared/fixtures, kept in the repo so a fresh clone tests on its own.
-        let path = format!("{}/src/subjects/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/src/subjects/testdata/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         text.lines()
             .skip(1)

@@ -468,6 +468,16 @@ async fn find_by_keys(
         .collect())
 }
 
+/// The first subject found under any of `keys`, with no visibility rule (for writes that name
+/// a subject, which the caller's role already allows).
+pub async fn find_by_keys_public(
+    db: &impl ConnectionTrait,
+    keys: &[String],
+) -> Result<Option<subject::Model>, AppError> {
+    let mut found = find_by_keys(db, keys).await?;
+    Ok(keys.iter().find_map(|k| found.remove(k)))
+}
+
 /// The look-up keys a code may stand for: a USCC, or a resident ID as a person or household.
 /// An invalid code is refused with a message naming the rule.
 pub fn lookup_keys(
