@@ -10,5 +10,7 @@ mod helpers;
 
 mod auth;
 mod http;
+mod lists;
 mod ops;
+mod records;
 mod subjects;
