@@ -264,17 +264,20 @@ pub fn validate_fields(
     specs: &[FieldSpec],
     input: &Map<String, Value>,
 ) -> Result<ValidatedFields, Vec<FieldError>> {
-    let by_name: HashMap<&str, &FieldSpec> = specs
-        .iter()
-        .flat_map(|s| [(s.code.as_str(), s), (s.key.as_str(), s)])
-        .collect();
+    // A linear scan over a few dozen specs beats building a map for every row.
+    let find = |name: &str| -> Option<usize> {
+        specs
+            .iter()
+            .position(|s| s.code == name || s.key == name)
+            .or_else(|| {
+                let upper = name.to_ascii_uppercase();
+                specs.iter().position(|s| s.code == upper)
+            })
+    };
     let mut errors = Vec::new();
-    let mut raw: HashMap<&str, (&str, &Value)> = HashMap::new();
+    let mut sent: Vec<Option<(&str, &Value)>> = vec![None; specs.len()];
     for (name, value) in input {
-        let spec = by_name
-            .get(name.as_str())
-            .or_else(|| by_name.get(name.to_ascii_uppercase().as_str()));
-        let Some(spec) = spec else {
+        let Some(index) = find(name) else {
             errors.push(FieldError::new(
                 &["fields", name],
                 UserErrorCode::UnknownField,
@@ -285,17 +288,22 @@ pub fn validate_fields(
         if value.is_null() || text_of(value).is_some_and(|t| t.is_empty()) {
             continue;
         }
-        if let Some((first, _)) = raw.insert(spec.code.as_str(), (name.as_str(), value)) {
+        if let Some((first, _)) = sent[index] {
             errors.push(FieldError::new(
                 &["fields", name],
                 UserErrorCode::DuplicateInBatch,
-                format!("{} is sent twice, as {first} and as {name}", spec.code),
+                format!(
+                    "{} is sent twice, as {first} and as {name}",
+                    specs[index].code
+                ),
             ));
+            continue;
         }
+        sent[index] = Some((name.as_str(), value));
     }
     let mut out = ValidatedFields::default();
-    for spec in specs {
-        let Some((sent_as, value)) = raw.get(spec.code.as_str()) else {
+    for (spec, sent) in specs.iter().zip(&sent) {
+        let Some((sent_as, value)) = sent else {
             continue;
         };
         match check_value(spec, value) {
@@ -310,8 +318,8 @@ pub fn validate_fields(
             }
         }
     }
-    for spec in specs {
-        if out.values.contains_key(&spec.code) || raw.contains_key(spec.code.as_str()) {
+    for (spec, sent) in specs.iter().zip(&sent) {
+        if sent.is_some() {
             continue;
         }
         let conditional = spec.required_when.as_ref().filter(|c| {

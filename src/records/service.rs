@@ -5,9 +5,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use entity::{credit_record, credit_record_revision, publicity_policy, refused_record, subject};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TryInsertResult,
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    sea_query::{OnConflict, Query},
 };
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -83,24 +85,40 @@ fn policy_for(policies: &[PublicityPolicy], date: NaiveDate) -> Option<&Publicit
     policy_on(policies, date).or_else(|| policies.iter().min_by_key(|p| p.effective_from))
 }
 
+/// The fields as stored: a JSON object keyed by national code, in the catalog's field order.
+fn fields_text(fields: &Map<String, Value>) -> String {
+    serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// SHA-256 of what identifies a row's content, to tell a resubmission from a change.
 fn content_hash(
     item: &str,
     subject_id: i64,
     source_ref: &str,
     date: NaiveDate,
     severity: Option<Severity>,
-    fields: &Map<String, Value>,
+    fields_text: &str,
 ) -> String {
-    let canonical = json!([
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hasher = Sha256::new();
+    for part in [
         item,
-        subject_id,
+        &subject_id.to_string(),
         source_ref,
-        date.to_string(),
-        severity.map(Severity::as_str),
-        fields
-    ]);
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+        &date.to_string(),
+        severity.map_or("", Severity::as_str),
+        fields_text,
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0x1f]);
+    }
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -406,21 +424,23 @@ pub async fn submit(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let mut subjects: HashMap<String, subject::Model> = HashMap::new();
+    let mut subjects: HashMap<String, i64> = HashMap::new();
     for chunk in all_keys.chunks(900) {
-        for s in subject::Entity::find()
+        let found: Vec<(i64, String)> = subject::Entity::find()
+            .select_only()
+            .column(subject::Column::Id)
+            .column(subject::Column::LookupKey)
             .filter(subject::Column::LookupKey.is_in(chunk.iter().cloned()))
+            .into_tuple()
             .all(db)
-            .await?
-        {
-            subjects.insert(s.lookup_key.clone(), s);
-        }
+            .await?;
+        subjects.extend(found.into_iter().map(|(id, key)| (key, id)));
     }
     let mut subject_of: Vec<Option<i64>> = vec![None; rows.len()];
     for (i, row) in checked.iter_mut().enumerate() {
         if let Ok(c) = row {
             match c.keys.iter().find_map(|k| subjects.get(k)) {
-                Some(s) => subject_of[i] = Some(s.id),
+                Some(id) => subject_of[i] = Some(*id),
                 None => {
                     *row = Err(vec![FieldError::new(
                         &["subjectCode"],
@@ -461,7 +481,7 @@ pub async fn submit(
         )]
     };
     let mut outcomes: Vec<Option<RowOutcome>> = vec![None; rows.len()];
-    let mut to_insert: Vec<(usize, credit_record::ActiveModel)> = Vec::new();
+    let mut to_insert: Vec<(usize, credit_record::Model)> = Vec::new();
     let mut hashes: Vec<Option<String>> = vec![None; rows.len()];
     let mut in_batch: HashMap<String, (usize, String)> = HashMap::new();
     for (i, row) in checked.iter().enumerate() {
@@ -475,13 +495,14 @@ pub async fn submit(
         let Some(subject_id) = subject_of[i] else {
             continue;
         };
+        let stored_fields = fields_text(&c.fields);
         let hash = content_hash(
             &c.item.code,
             subject_id,
             &c.source_ref,
             c.decision_date,
             c.severity,
-            &c.fields,
+            &stored_fields,
         );
         hashes[i] = Some(hash.clone());
         if let Some(before) = existing.get(&c.source_ref) {
@@ -520,38 +541,37 @@ pub async fn submit(
         } else {
             (None, None, None)
         };
-        let fields_text = Value::Object(c.fields.clone()).to_string();
         to_insert.push((
             i,
-            credit_record::ActiveModel {
-                subject_id: Set(subject_id),
-                catalog_item_id: Set(c.item.id),
-                catalog_version: Set(c.item.version),
-                item_code: Set(c.item.code.clone()),
-                category: Set(c.item.category.as_str().to_owned()),
-                polarity: Set(c.item.polarity.as_str().to_owned()),
-                disclosure: Set(c.item.disclosure.as_str().to_owned()),
-                department: Set(department.clone()),
-                source_ref: Set(c.source_ref.clone()),
-                severity: Set(derived.severity.map(|s| s.as_str().to_owned())),
-                decision_date: Set(c.decision_date),
-                reported_at: Set(reported_at),
-                reported_on: Set(today),
-                working_days: Set(working_days),
-                late: Set(late),
-                calendar_complete: Set(complete),
-                published: Set(derived.published),
-                public_until: Set(derived.public_until),
-                repairable_from: Set(derived.repairable_from),
-                policy_version: Set(derived.policy_version),
-                status: Set("ACTIVE".to_owned()),
-                fields: Set(fields_text),
-                content_hash: Set(hash),
-                revision: Set(1),
-                request_id: Set(actor.request_id.clone()),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
+            credit_record::Model {
+                id: 0,
+                subject_id,
+                catalog_item_id: c.item.id,
+                catalog_version: c.item.version,
+                item_code: c.item.code.clone(),
+                category: c.item.category.as_str().to_owned(),
+                polarity: c.item.polarity.as_str().to_owned(),
+                disclosure: c.item.disclosure.as_str().to_owned(),
+                department: department.clone(),
+                source_ref: c.source_ref.clone(),
+                severity: derived.severity.map(|s| s.as_str().to_owned()),
+                decision_date: c.decision_date,
+                reported_at,
+                reported_on: today,
+                working_days,
+                late,
+                calendar_complete: complete,
+                published: derived.published,
+                public_until: derived.public_until,
+                repairable_from: derived.repairable_from,
+                policy_version: derived.policy_version,
+                status: "ACTIVE".to_owned(),
+                fields: stored_fields,
+                content_hash: hash,
+                revision: 1,
+                request_id: actor.request_id.clone(),
+                created_at: now,
+                updated_at: now,
             },
         ));
     }
@@ -559,17 +579,41 @@ pub async fn submit(
     let txn = crate::db::begin_write(db).await?;
     let mut inserted: HashMap<String, credit_record::Model> = HashMap::new();
     let indices: Vec<usize> = to_insert.iter().map(|(i, _)| *i).collect();
-    let models: Vec<credit_record::ActiveModel> = to_insert.into_iter().map(|(_, m)| m).collect();
+    let mut pending: HashMap<String, credit_record::Model> = to_insert
+        .into_iter()
+        .map(|(_, m)| (m.source_ref.clone(), m))
+        .collect();
+    let models: Vec<credit_record::ActiveModel> = pending
+        .values()
+        .map(|m| {
+            let mut active = m.clone().into_active_model().reset_all();
+            active.id = NotSet;
+            active
+        })
+        .collect();
     for chunk in models.chunks(500) {
-        let result = credit_record::Entity::insert_many(chunk.to_vec())
-            .on_conflict_do_nothing_on([
-                credit_record::Column::Department,
-                credit_record::Column::SourceRef,
-            ])
-            .exec_with_returning_many(&txn)
-            .await?;
-        if let TryInsertResult::Inserted(rows) = result {
-            inserted.extend(rows.into_iter().map(|r| (r.source_ref.clone(), r)));
+        // Only the new ids come back: the rest of each row is already in memory.
+        let mut statement = credit_record::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    credit_record::Column::Department,
+                    credit_record::Column::SourceRef,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .into_query();
+        statement.returning(
+            Query::returning()
+                .columns([credit_record::Column::Id, credit_record::Column::SourceRef]),
+        );
+        for row in txn.query_all(&statement).await? {
+            let id: i64 = row.try_get("", "id")?;
+            let source_ref: String = row.try_get("", "source_ref")?;
+            if let Some(mut model) = pending.remove(&source_ref) {
+                model.id = id;
+                inserted.insert(source_ref, model);
+            }
         }
     }
     // Rows a concurrent submission stored first.
@@ -825,18 +869,19 @@ pub async fn correct(
     ))
     .exec_without_returning(&txn)
     .await?;
+    let stored_fields = fields_text(&validated.values);
     let hash = content_hash(
         &record.item_code,
         record.subject_id,
         &record.source_ref,
         decided_on,
         severity,
-        &validated.values,
+        &stored_fields,
     );
     let revision = record.revision + 1;
     let id = record.id;
     let mut active: credit_record::ActiveModel = record.into();
-    active.fields = Set(Value::Object(validated.values).to_string());
+    active.fields = Set(stored_fields);
     active.decision_date = Set(decided_on);
     active.severity = Set(derived.severity.map(|s| s.as_str().to_owned()));
     active.published = Set(derived.published);

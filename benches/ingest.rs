@@ -1,0 +1,230 @@
+//! Ingest benchmark (issue 3): 100,000 penalty records through the real HTTP API in batches of
+//! 1000, every row validated against the catalog and its lateness computed, on SQLite and on
+//! PostgreSQL. Prints records per second.
+//!
+//!     cargo bench --bench ingest                 # both databases
+//!     cargo bench --bench ingest -- sqlite       # one of them
+//!     INGEST_RECORDS=20000 cargo bench --bench ingest
+//!
+//! PostgreSQL is taken from CREDIT_HUB_TEST_POSTGRES_URL (default
+//! postgres://postgres@127.0.0.1:5432/test); a database is created for the run and dropped.
+
+use std::time::Instant;
+
+use chrono::{Duration, Utc};
+use credit_hub::auth::{Principal, Role};
+use credit_hub::config::Settings;
+use credit_hub::subjects::rules::CreditCode;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+// The same allocator as the `credit-hub` binary, since the server runs in this process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const BATCH: usize = 1000;
+const SUBJECTS: usize = 10_000;
+const AUTHORITY: &str = "12100000400009880K";
+
+fn uscc(n: usize) -> String {
+    let body = format!("91360404MA{:07}", n);
+    CreditCode::with_check_character(&body)
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+fn penalty(n: usize, code: &str, decided: &str) -> Value {
+    json!({
+        "item": "ADMIN_PENALTY",
+        "fields": {
+            "CF_XDR_MC": format!("九江基准测试企业{n}有限公司"),
+            "CF_XDR_LB": "法人及非法人组织",
+            "CF_XDR_SHXYM": code,
+            "CF_FRDB": "张建国",
+            "CF_WSH": format!("柴市监罚〔2026〕{n}号"),
+            "CF_WFXW": "销售过期食品",
+            "CF_SY": "经查，当事人销售超过保质期的食品，事实清楚，证据确凿。",
+            "CF_YJ": "《中华人民共和国食品安全法》第一百二十四条",
+            "CF_CFLB": if n % 10 == 0 { "罚款;吊销许可证件" } else { "罚款" },
+            "CF_NR": "罚款2000元",
+            "CF_NR_FK": 0.2,
+            "CF_NR_ZKDX": "食品经营许可证",
+            "CF_JDRQ": decided,
+            "CF_CFJG": "柴桑区市场监督管理局",
+            "CF_CFJGDM": AUTHORITY,
+            "CF_SJLY": "柴桑区市场监督管理局",
+            "CF_SJLYDM": AUTHORITY,
+        }
+    })
+}
+
+async fn run(name: &str, database_url: String, records: usize, concurrency: usize) {
+    let settings = Settings {
+        database_url,
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: Some("benchmark-secret-benchmark-secret-0123".into()),
+        id_hash_key: Some("benchmark-id-key-benchmark-id-key-0123".into()),
+        log_level: "warn".into(),
+        ..Settings::default()
+    };
+    let state = credit_hub::app::prepare_state(settings)
+        .await
+        .expect("prepare");
+    credit_hub::demo::load_organizations(&state.db)
+        .await
+        .expect("organizations");
+    let app = credit_hub::Application::with_state(state.clone()).expect("bind");
+    let url = format!("http://127.0.0.1:{}/graphql", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let mint = |role: Role, org: &str| {
+        state
+            .tokens
+            .mint(
+                &Principal {
+                    client_id: "bench".into(),
+                    organization: org.into(),
+                    role,
+                    scopes: role
+                        .default_scopes()
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect(),
+                },
+                None,
+            )
+            .expect("token")
+    };
+    let admin = mint(Role::Admin, "PLATFORM");
+    let department = mint(Role::Department, "MARKET_REGULATION");
+    let client = reqwest::Client::new();
+
+    let codes: Vec<String> = (0..SUBJECTS).map(uscc).collect();
+    for chunk in codes.chunks(BATCH) {
+        let subjects: Vec<Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, c)| json!({"kind": "ENTERPRISE", "code": c, "name": format!("九江基准测试企业{i}有限公司"), "regionCode": "360404104000", "industryCode": "C"}))
+            .collect();
+        let body = json!({"query": "mutation ($s: [SubjectInput!]!) { registerSubjects(input: {subjects: $s}) { createdCount } }", "variables": {"s": subjects}});
+        let response = client
+            .post(&url)
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("register");
+        assert!(response.status().is_success());
+    }
+
+    let decided = (Utc::now() - Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let query = "mutation ($r: [CreditRecordInput!]!) { submitCreditRecords(input: {records: $r}) { acceptedCount refusedCount lateCount } }";
+    let bodies: Vec<String> = (0..records.div_ceil(BATCH))
+        .map(|b| {
+            let rows: Vec<Value> = (b * BATCH..((b + 1) * BATCH).min(records))
+                .map(|n| penalty(n, &codes[n % SUBJECTS], &decided))
+                .collect();
+            json!({"query": query, "variables": {"r": rows}}).to_string()
+        })
+        .collect();
+    let bytes: usize = bodies.iter().map(String::len).sum();
+
+    let started = Instant::now();
+    let mut accepted = 0u64;
+    let mut refused = 0u64;
+    for wave in bodies.chunks(concurrency) {
+        let sends = wave.iter().map(|body| {
+            client
+                .post(&url)
+                .bearer_auth(&department)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+        });
+        for response in futures_util::future::join_all(sends).await {
+            let response = response.expect("send");
+            let status = response.status();
+            let answer: Value = response.json().await.expect("json");
+            assert!(status.is_success(), "{answer}");
+            let payload = &answer["data"]["submitCreditRecords"];
+            accepted += payload["acceptedCount"].as_u64().unwrap_or(0);
+            refused += payload["refusedCount"].as_u64().unwrap_or(0);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(
+        accepted as usize, records,
+        "every row accepted ({refused} refused)"
+    );
+    println!(
+        "{name:<10} {records} records in {} batches of {BATCH} ({concurrency} in flight, {:.1} MB sent): {elapsed:.2} s = {:.0} records/s",
+        bodies.len(),
+        bytes as f64 / 1e6,
+        records as f64 / elapsed
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| f == name);
+    let records: usize = std::env::var("INGEST_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let concurrency: usize = std::env::var("INGEST_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    if wants("sqlite") {
+        let path = std::env::temp_dir().join(format!(
+            "credit-hub-bench-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        run(
+            "sqlite",
+            format!("sqlite://{}?mode=rwc", path.display()),
+            records,
+            concurrency,
+        )
+        .await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+    if wants("postgres") {
+        let admin_url = std::env::var("CREDIT_HUB_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("credit_hub_bench_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(admin_url.as_str())
+            .await
+            .expect("PostgreSQL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create");
+        let (url, query) = admin_url
+            .split_once('?')
+            .unwrap_or((admin_url.as_str(), ""));
+        let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        run(
+            "postgres",
+            format!("{base}/{name}{query}"),
+            records,
+            concurrency,
+        )
+        .await;
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await;
+    }
+}
