@@ -45,7 +45,7 @@ fn penalty(n: usize, code: &str, decided: &str) -> Value {
             "CF_WFXW": "销售过期食品",
             "CF_SY": "经查，当事人销售超过保质期的食品，事实清楚，证据确凿。",
             "CF_YJ": "《中华人民共和国食品安全法》第一百二十四条",
-            "CF_CFLB": if n % 10 == 0 { "罚款;吊销许可证件" } else { "罚款" },
+            "CF_CFLB": if n.is_multiple_of(10) { "罚款;吊销许可证件" } else { "罚款" },
             "CF_NR": "罚款2000元",
             "CF_NR_FK": 0.2,
             "CF_NR_ZKDX": "食品经营许可证",
