@@ -425,7 +425,7 @@ pub async fn submit(
         .into_iter()
         .collect();
     let mut subjects: HashMap<String, i64> = HashMap::new();
-    for chunk in all_keys.chunks(900) {
+    for chunk in all_keys.chunks(1000) {
         let found: Vec<(i64, String)> = subject::Entity::find()
             .select_only()
             .column(subject::Column::Id)
@@ -460,7 +460,7 @@ pub async fn submit(
         .into_iter()
         .collect();
     let mut existing: HashMap<String, credit_record::Model> = HashMap::new();
-    for chunk in refs.chunks(900) {
+    for chunk in refs.chunks(1000) {
         for r in credit_record::Entity::find()
             .filter(credit_record::Column::Department.eq(department.as_str()))
             .filter(credit_record::Column::SourceRef.is_in(chunk.iter().cloned()))
@@ -591,7 +591,9 @@ pub async fn submit(
             active
         })
         .collect();
-    for chunk in models.chunks(500) {
+    // 28 columns × 1000 rows = 28,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535,
+    // and one statement per batch (each large statement costs a round trip).
+    for chunk in models.chunks(1000) {
         // Only the new ids come back: the rest of each row is already in memory.
         let mut statement = credit_record::Entity::insert_many(chunk.to_vec())
             .on_conflict(
