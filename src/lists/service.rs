@@ -246,3 +246,19 @@ pub async fn for_subject(
         })
         .collect())
 }
+
+/// An entry by id, if the caller may see it.
+pub async fn find_visible(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: i64,
+) -> Result<Option<list_entry::Model>, AppError> {
+    let Some(entry) = list_entry::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let visible = for_subject(db, caller, entry.subject_id)
+        .await?
+        .into_iter()
+        .any(|e| e.id == entry.id);
+    Ok(visible.then_some(entry))
+}

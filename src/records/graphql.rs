@@ -2,19 +2,17 @@
 //! `revokeCreditRecord`, `declareDecisionCounts`, `publicityReport`, and the `CreditRecord` type.
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
-use entity::{credit_record, decision_count};
-use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use entity::credit_record;
 use serde_json::{Map, Value};
 
 use super::report::{self, PublicityFigures, ReportPeriod};
 use super::rules::Severity;
 use super::service::{self, Correction, RecordRow, RowOutcome, china_today};
 use super::visibility;
-use crate::audit::{self, AuditEntry};
 use crate::auth::Role;
 use crate::catalog::{Disclosure, Polarity, RecordCategory};
-use crate::error::{AppError, FieldError, UserErrorCode};
+use crate::error::{FieldError, UserErrorCode};
 use crate::graphql::ContextExt;
 use crate::graphql::types::{NodeKind, UserError, check_list_len, decode_global_id, global_id};
 use crate::subjects::SubjectKind;
@@ -471,8 +469,6 @@ impl RecordsQuery {
     }
 }
 
-use chrono::Datelike;
-
 #[derive(Default)]
 pub struct RecordsMutation;
 
@@ -713,54 +709,15 @@ impl RecordsMutation {
                 user_errors: errors.into_iter().map(UserError::from).collect(),
             });
         }
-        let now = Utc::now();
-        let actor = ctx.actor();
-        let txn = crate::db::begin_write(&state.db)
-            .await
-            .map_err(AppError::from)?;
-        let rows =
-            [("LICENSE", input.licenses), ("PENALTY", input.penalties)].map(|(category, count)| {
-                decision_count::ActiveModel {
-                    department: Set(department.clone()),
-                    month: Set(input.month.clone()),
-                    category: Set(category.to_owned()),
-                    count: Set(count),
-                    declared_by: Set(actor.principal.as_ref().map(|p| p.client_id.clone())),
-                    declared_at: Set(now),
-                    ..Default::default()
-                }
-            });
-        decision_count::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([
-                    decision_count::Column::Department,
-                    decision_count::Column::Month,
-                    decision_count::Column::Category,
-                ])
-                .update_columns([
-                    decision_count::Column::Count,
-                    decision_count::Column::DeclaredBy,
-                    decision_count::Column::DeclaredAt,
-                ])
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await
-            .map_err(AppError::from)?;
-        audit::record(
-            &txn,
-            &actor,
-            vec![
-                AuditEntry::new("declareDecisionCounts", None).detail(serde_json::json!({
-                    "department": department,
-                    "month": input.month,
-                    "licenses": input.licenses,
-                    "penalties": input.penalties,
-                })),
-            ],
+        service::declare_decision_counts(
+            &state.db,
+            &ctx.actor(),
+            &department,
+            &input.month,
+            input.licenses,
+            input.penalties,
         )
         .await?;
-        txn.commit().await.map_err(AppError::from)?;
         Ok(DeclareDecisionCountsPayload {
             department: Some(department),
             month: Some(input.month),

@@ -3,7 +3,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use entity::{credit_record, credit_record_revision, publicity_policy, refused_record, subject};
+use entity::{
+    credit_record, credit_record_revision, decision_count, publicity_policy, refused_record,
+    subject,
+};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
@@ -1030,4 +1033,72 @@ pub async fn all_visible(
         .limit(1000)
         .all(db)
         .await?)
+}
+
+/// Stores a department's declared decision counts for a month (replacing an earlier declaration),
+/// audited in the same transaction.
+pub async fn declare_decision_counts(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    department: &str,
+    month: &str,
+    licenses: i32,
+    penalties: i32,
+) -> Result<(), AppError> {
+    let now = Utc::now();
+    let txn = crate::db::begin_write(db).await?;
+    let rows = [("LICENSE", licenses), ("PENALTY", penalties)].map(|(category, count)| {
+        decision_count::ActiveModel {
+            department: Set(department.to_owned()),
+            month: Set(month.to_owned()),
+            category: Set(category.to_owned()),
+            count: Set(count),
+            declared_by: Set(actor.principal.as_ref().map(|p| p.client_id.clone())),
+            declared_at: Set(now),
+            ..Default::default()
+        }
+    });
+    decision_count::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([
+                decision_count::Column::Department,
+                decision_count::Column::Month,
+                decision_count::Column::Category,
+            ])
+            .update_columns([
+                decision_count::Column::Count,
+                decision_count::Column::DeclaredBy,
+                decision_count::Column::DeclaredAt,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        actor,
+        vec![
+            AuditEntry::new("declareDecisionCounts", None).detail(json!({
+                "department": department,
+                "month": month,
+                "licenses": licenses,
+                "penalties": penalties,
+            })),
+        ],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A record by id, if the caller may see it.
+pub async fn find_visible(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: i64,
+) -> Result<Option<credit_record::Model>, AppError> {
+    Ok(credit_record::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|r| visibility::can_see(caller, r, china_today())))
 }

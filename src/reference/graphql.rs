@@ -2,10 +2,8 @@
 
 use async_graphql::{Context, Enum, ErrorExtensions, Object, dataloader::DataLoader};
 use entity::{industry, region};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::loader::{ReferenceLoader, RegionCode};
-use crate::error::AppError;
 use crate::graphql::ContextExt;
 
 /// The level of an administrative division.
@@ -108,25 +106,19 @@ impl ReferenceQuery {
         #[graphql(desc = "Only divisions of this level.")] level: Option<RegionLevel>,
     ) -> async_graphql::Result<Vec<Region>> {
         let state = ctx.state()?;
-        let mut query = region::Entity::find().order_by_asc(region::Column::Code);
-        if let Some(parent) = parent_code {
-            query = query.filter(region::Column::ParentCode.eq(parent));
-        }
-        if let Some(level) = level {
-            query = query.filter(region::Column::Level.eq(level.as_str()));
-        }
-        let rows = query.all(&state.db).await.map_err(AppError::from)?;
+        let rows = super::regions(
+            &state.db,
+            parent_code.as_deref(),
+            level.map(RegionLevel::as_str),
+        )
+        .await?;
         Ok(rows.into_iter().map(Region).collect())
     }
 
     /// The GB/T 4754-2017 industry sections, A to T. Use them as `industryCode`.
     async fn industries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Industry>> {
         let state = ctx.state()?;
-        let rows = industry::Entity::find()
-            .order_by_asc(industry::Column::Code)
-            .all(&state.db)
-            .await
-            .map_err(AppError::from)?;
+        let rows = super::industries(&state.db).await?;
         Ok(rows.into_iter().map(Industry).collect())
     }
 }

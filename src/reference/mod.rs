@@ -5,7 +5,7 @@ pub mod graphql;
 pub mod loader;
 
 use entity::{industry, region};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashSet;
 
 use crate::error::AppError;
@@ -44,6 +44,38 @@ pub async fn known_industries(
         .all(db)
         .await?;
     Ok(found.into_iter().collect())
+}
+
+/// A region by its code.
+pub async fn region(
+    db: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<region::Model>, AppError> {
+    Ok(region::Entity::find_by_id(code.to_owned()).one(db).await?)
+}
+
+/// The regions under `parent_code` (or all) of a level (or all), ordered by code.
+pub async fn regions(
+    db: &impl ConnectionTrait,
+    parent_code: Option<&str>,
+    level: Option<&str>,
+) -> Result<Vec<region::Model>, AppError> {
+    let mut query = region::Entity::find().order_by_asc(region::Column::Code);
+    if let Some(parent) = parent_code {
+        query = query.filter(region::Column::ParentCode.eq(parent));
+    }
+    if let Some(level) = level {
+        query = query.filter(region::Column::Level.eq(level));
+    }
+    Ok(query.all(db).await?)
+}
+
+/// Every industry section, A to T.
+pub async fn industries(db: &impl ConnectionTrait) -> Result<Vec<industry::Model>, AppError> {
+    Ok(industry::Entity::find()
+        .order_by_asc(industry::Column::Code)
+        .all(db)
+        .await?)
 }
 
 /// The code prefix shared by a region and everything under it: statistical codes are

@@ -8,7 +8,6 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use entity::subject;
-use sea_orm::EntityTrait;
 
 use super::SubjectKind;
 use super::rules::{organization_category_name, registering_authority_name};
@@ -350,10 +349,7 @@ impl SubjectsQuery {
         let region_prefix = match &filter.region_code {
             None => None,
             Some(code) => {
-                let row = entity::region::Entity::find_by_id(code.clone())
-                    .one(&state.db)
-                    .await
-                    .map_err(AppError::from)?;
+                let row = crate::reference::region(&state.db, code).await?;
                 let Some(row) = row else {
                     return Err(AppError::bad_input(
                         "filter.regionCode",
@@ -426,31 +422,13 @@ impl NodeQuery {
                 )
             }
             Some((NodeKind::CreditRecord, n)) => {
-                let record = entity::credit_record::Entity::find_by_id(n)
-                    .one(&state.db)
-                    .await
-                    .map_err(AppError::from)?
-                    .filter(|r| {
-                        crate::records::visibility::can_see(ctx.caller(), r, records::china_today())
-                    });
-                Ok(record.map(|r| Node::CreditRecord(CreditRecord(r))))
+                Ok(records::find_visible(&state.db, ctx.caller(), n)
+                    .await?
+                    .map(|r| Node::CreditRecord(CreditRecord(r))))
             }
-            Some((NodeKind::ListEntry, n)) => {
-                let entry = entity::list_entry::Entity::find_by_id(n)
-                    .one(&state.db)
-                    .await
-                    .map_err(AppError::from)?;
-                let visible = match &entry {
-                    Some(e) => lists::for_subject(&state.db, ctx.caller(), e.subject_id)
-                        .await?
-                        .iter()
-                        .any(|v| v.id == e.id),
-                    None => false,
-                };
-                Ok(entry
-                    .filter(|_| visible)
-                    .map(|e| Node::ListEntry(ListEntry(e))))
-            }
+            Some((NodeKind::ListEntry, n)) => Ok(lists::find_visible(&state.db, ctx.caller(), n)
+                .await?
+                .map(|e| Node::ListEntry(ListEntry(e)))),
             None => Ok(None),
         }
     }
