@@ -17,6 +17,7 @@ use crate::graphql::types::{
 
 /// One audited action.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "AuditEntry")]
 pub struct AuditEntryView {
     /// When it happened.
     pub occurred_at: DateTime<Utc>,

@@ -22,6 +22,7 @@ pub struct Viewer {
     principal: Principal,
 }
 
+/// The authenticated caller: client id, role, scopes and organization.
 #[Object]
 impl Viewer {
     /// The client id (the token's `sub`).

@@ -64,6 +64,8 @@ impl From<&FieldSpec> for CatalogField {
 /// An item of the public credit information catalog.
 pub struct CatalogItemView(pub CatalogItem);
 
+/// An item of the public credit information catalog (公共信用信息目录): what may be recorded, by
+/// whom, with which fields, and who may see it.
 #[Object(name = "CatalogItem")]
 impl CatalogItemView {
     /// The item's code, used as `item` when submitting records, e.g. `ADMIN_PENALTY`.

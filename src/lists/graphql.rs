@@ -22,6 +22,7 @@ use crate::subjects::service as subjects;
 /// An entry of a subject on a list.
 pub struct ListEntry(pub list_entry::Model);
 
+/// An entry of a subject on a list (RED, SERIOUS_DISHONESTY or KEY_ATTENTION).
 #[Object]
 impl ListEntry {
     /// Opaque global id; pass it to `removeListEntry`.

@@ -64,6 +64,8 @@ pub struct RecordRevision {
     pub at: DateTime<Utc>,
 }
 
+/// A credit record about a subject, accepted against a catalog item; what a caller sees of it
+/// follows the item's disclosure and the record's publicity period.
 #[Object]
 impl CreditRecord {
     /// Opaque global id.

@@ -38,6 +38,7 @@ impl RegionLevel {
 /// An administrative division of the district, by its 12-digit statistical division code.
 pub struct Region(pub region::Model);
 
+/// An administrative division of the district (district, township or village).
 #[Object]
 impl Region {
     /// The 12-digit statistical division code (统计用区划代码), e.g. `360404104000` for 港口街镇.
@@ -72,6 +73,7 @@ impl Region {
 /// An industry section of GB/T 4754-2017 (国民经济行业分类门类).
 pub struct Industry(pub industry::Model);
 
+/// An industry section of GB/T 4754-2017 (国民经济行业分类门类).
 #[Object]
 impl Industry {
     /// The section letter, A to T (e.g. `H` for accommodation and catering).

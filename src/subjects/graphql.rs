@@ -61,6 +61,8 @@ pub struct UsccRegistration {
 /// A credit subject (信用主体): an organization, a natural person or a household.
 pub struct Subject(pub subject::Model);
 
+/// A credit subject (信用主体): an organization keyed by its unified social credit code, or a
+/// natural person or household keyed by a resident ID that is shown only masked.
 #[Object]
 impl Subject {
     /// Opaque global id; pass it to `node(id)` to fetch the subject again.
