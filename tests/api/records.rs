@@ -771,7 +771,65 @@ async fn every_role_against_the_record_operations(backend: Backend) {
     }
 }
 
+async fn a_persons_penalty_finds_the_person_and_keeps_the_id_masked(backend: Backend) {
+    let app = spawn_app(backend).await;
+    seed_subjects(&app).await;
+    let mut row = penalty(FOOD, "自然人罚1", days_ago(4), "罚款");
+    let fields = row["fields"].as_object_mut().expect("object");
+    fields.remove("CF_XDR_SHXYM");
+    fields.remove("CF_FRDB");
+    fields.insert("CF_XDR_MC".into(), json!("张三"));
+    fields.insert("CF_XDR_LB".into(), json!("自然人"));
+    fields.insert("CF_XDR_ZJLX".into(), json!("身份证"));
+    fields.insert("CF_XDR_ZJHM".into(), json!(PERSON.to_lowercase()));
+    let payload = submit(&app, Role::Department, json!([row])).await;
+    let record = &payload["results"][0]["record"];
+    assert_eq!(payload["acceptedCount"], 1, "{payload}");
+    assert_eq!(record["fields"]["CF_XDR_ZJHM"], "1101**********002X");
+    let clear = app
+        .count("SELECT COUNT(*) AS n FROM credit_record WHERE fields LIKE '%19491231%'")
+        .await;
+    assert_eq!(clear, 0, "the resident ID is never stored in the clear");
+    // The record is public, and node(id) fetches it as the caller may see it.
+    let id = record["id"].clone();
+    let node = app
+        .graphql(
+            None,
+            "query ($id: ID!) { node(id: $id) { ... on CreditRecord { sourceRef isPublic } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        node.body["data"]["node"]["sourceRef"], "自然人罚1",
+        "{}",
+        node.text
+    );
+    // The person's report, read by a department, shows the masked ID and is audited.
+    let report = app
+        .as_role(
+            Role::ApprovalHall,
+            &format!("{{ subject(code: \"{PERSON}\") {{ code creditReport {{ subjectCode sections {{ records {{ fields }} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let subject = &report.body["data"]["subject"];
+    assert_eq!(
+        subject["creditReport"]["subjectCode"], "1101**********002X",
+        "{}",
+        report.text
+    );
+    assert_eq!(
+        subject["creditReport"]["sections"][0]["records"][0]["fields"]["CF_XDR_ZJHM"],
+        "1101**********002X"
+    );
+    let audited = app
+        .count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'readCreditReport' AND organization_code = 'APPROVAL_HALL'")
+        .await;
+    assert_eq!(audited, 1);
+}
+
 both!(
+    a_persons_penalty_finds_the_person_and_keeps_the_id_masked,
     a_mixed_batch_is_answered_row_by_row_and_twice_is_idempotent,
     lateness_counts_working_days_across_national_day_2023,
     publicity_periods_follow_the_gravest_type,
