@@ -271,7 +271,8 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let mut body = web::BytesMut::new();
+    // Reserve what the client announced (bounded by the limit) instead of growing by chunks.
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| {
             error_body(
