@@ -132,6 +132,22 @@ fn text(value: &Value) -> Option<String> {
     }
 }
 
+/// The raw text a refused row sent for a field role (its document number, its decision date), so
+/// that the kept row can be found and fixed.
+fn raw_role(item: Option<&CatalogItem>, row: &RecordRow, role: FieldRole) -> Option<String> {
+    item?
+        .fields
+        .iter()
+        .filter(|spec| spec.role == Some(role))
+        .find_map(|spec| {
+            row.fields
+                .get(&spec.code)
+                .or_else(|| row.fields.get(&spec.key))
+        })
+        .and_then(text)
+        .filter(|t| !t.is_empty())
+}
+
 /// A row that passed every rule that needs no database.
 struct Checked {
     item: CatalogItem,
@@ -670,8 +686,12 @@ pub async fn submit(
                         source_ref: Set(row
                             .source_ref
                             .clone()
+                            .or_else(|| raw_role(item, row, FieldRole::SourceRef))
                             .map(|s| s.chars().take(MAX_SOURCE_REF).collect())),
-                        decision_date: Set(row.decision_date),
+                        decision_date: Set(row.decision_date.or_else(|| {
+                            raw_role(item, row, FieldRole::DecisionDate)
+                                .and_then(|d| parse_date(&d))
+                        })),
                         submitted_at: Set(row.reported_at.unwrap_or(now)),
                         submitted_on: Set(row.reported_at.map_or(today, china_date)),
                         errors: Set(json!(errors
