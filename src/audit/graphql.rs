@@ -1,18 +1,13 @@
 //! `auditLog`: the operator reads who did what to which subject, and why.
 
-use async_graphql::{
-    Context, ID, InputObject, Object, SimpleObject,
-    connection::{Connection, Edge},
-};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::audit_log;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::auth::Role;
 use crate::error::AppError;
 use crate::graphql::ContextExt;
 use crate::graphql::types::{
-    ConnectionTotals, CountedConnection, IdCursor, NodeKind, decode_global_id, global_id, page_size,
+    CountedConnection, IdCursor, NodeKind, decode_global_id, global_id, page, page_size,
 };
 
 /// One audited action.
@@ -72,10 +67,10 @@ impl AuditQuery {
         let state = ctx.state()?;
         let limit = page_size(first)?;
         let filter = filter.unwrap_or_default();
-        let mut query = audit_log::Entity::find();
-        if let Some(id) = &filter.subject_id {
-            let subject = match decode_global_id(id) {
-                Some((NodeKind::Subject, n)) => n,
+        let subject_id = match &filter.subject_id {
+            None => None,
+            Some(id) => match decode_global_id(id) {
+                Some((NodeKind::Subject, n)) => Some(n),
                 _ => {
                     return Err(AppError::bad_input(
                         "filter.subjectId",
@@ -83,57 +78,42 @@ impl AuditQuery {
                     )
                     .into());
                 }
-            };
-            query = query.filter(audit_log::Column::SubjectId.eq(subject));
-        }
-        if let Some(org) = &filter.organization_code {
-            query = query.filter(audit_log::Column::OrganizationCode.eq(org.as_str()));
-        }
-        if let Some(action) = &filter.action {
-            query = query.filter(audit_log::Column::Action.eq(action.as_str()));
-        }
-        let total = query
-            .clone()
-            .count(&state.db)
-            .await
-            .map_err(AppError::from)?;
-        if let Some(after) = after {
-            let cursor = IdCursor::parse(&after)?;
-            query = query.filter(audit_log::Column::Id.lt(cursor.0));
-        }
-        let rows = query
-            .order_by_desc(audit_log::Column::Id)
-            .limit(limit + 1)
-            .all(&state.db)
-            .await
-            .map_err(AppError::from)?;
-        let has_next = rows.len() as u64 > limit;
-        let mut connection = Connection::with_additional_fields(
-            false,
+            },
+        };
+        let after_id = after
+            .as_deref()
+            .map(IdCursor::parse)
+            .transpose()?
+            .map(|c| c.0);
+        let (rows, has_next, total) = super::list(
+            &state.db,
+            &super::AuditFilter {
+                subject_id,
+                organization_code: filter.organization_code,
+                action: filter.action,
+            },
+            after_id,
+            limit,
+        )
+        .await?;
+        Ok(page(
+            rows,
+            |r| r.id,
+            |r| AuditEntryView {
+                occurred_at: r.occurred_at,
+                request_id: r.request_id,
+                actor: r.actor,
+                organization_code: r.organization_code,
+                role: r.role,
+                action: r.action,
+                subject_id: r.subject_id.map(|id| global_id(NodeKind::Subject, id)),
+                purpose: r.purpose,
+                consent_ref: r.consent_ref,
+                detail: r.detail,
+            },
+            after_id.is_some(),
             has_next,
-            ConnectionTotals { total_count: total },
-        );
-        connection.edges = rows
-            .into_iter()
-            .take(limit as usize)
-            .map(|r| {
-                Edge::new(
-                    IdCursor(r.id),
-                    AuditEntryView {
-                        occurred_at: r.occurred_at,
-                        request_id: r.request_id,
-                        actor: r.actor,
-                        organization_code: r.organization_code,
-                        role: r.role,
-                        action: r.action,
-                        subject_id: r.subject_id.map(|id| global_id(NodeKind::Subject, id)),
-                        purpose: r.purpose,
-                        consent_ref: r.consent_ref,
-                        detail: r.detail,
-                    },
-                )
-            })
-            .collect();
-        Ok(connection)
+            total,
+        ))
     }
 }

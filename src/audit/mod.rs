@@ -4,7 +4,10 @@
 pub mod graphql;
 
 use entity::audit_log;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 
 use crate::auth::Principal;
 use crate::error::AppError;
@@ -80,4 +83,43 @@ pub async fn record(
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub subject_id: Option<i64>,
+    pub organization_code: Option<String>,
+    pub action: Option<String>,
+}
+
+/// One page of the audit log, newest first, and the total count of the filter.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &AuditFilter,
+    before_id: Option<i64>,
+    limit: u64,
+) -> Result<(Vec<audit_log::Model>, bool, u64), AppError> {
+    let mut query = audit_log::Entity::find();
+    if let Some(subject) = filter.subject_id {
+        query = query.filter(audit_log::Column::SubjectId.eq(subject));
+    }
+    if let Some(org) = &filter.organization_code {
+        query = query.filter(audit_log::Column::OrganizationCode.eq(org.as_str()));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_log::Column::Action.eq(action.as_str()));
+    }
+    let total = query.clone().count(db).await?;
+    if let Some(before) = before_id {
+        query = query.filter(audit_log::Column::Id.lt(before));
+    }
+    let mut rows = query
+        .order_by_desc(audit_log::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let has_next = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_next, total))
 }

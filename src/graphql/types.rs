@@ -110,6 +110,27 @@ pub struct ConnectionTotals {
 pub type CountedConnection<Node> =
     async_graphql::connection::Connection<IdCursor, Node, ConnectionTotals, EmptyFields>;
 
+/// One page of rows as a Relay connection: each row's id is its cursor.
+pub fn page<Row, Node: async_graphql::OutputType>(
+    rows: Vec<Row>,
+    id: impl Fn(&Row) -> i64,
+    node: impl Fn(Row) -> Node,
+    has_previous: bool,
+    has_next: bool,
+    total: u64,
+) -> CountedConnection<Node> {
+    let mut connection = async_graphql::connection::Connection::with_additional_fields(
+        has_previous,
+        has_next,
+        ConnectionTotals { total_count: total },
+    );
+    connection.edges = rows
+        .into_iter()
+        .map(|row| async_graphql::connection::Edge::new(IdCursor(id(&row)), node(row)))
+        .collect();
+    connection
+}
+
 /// The kinds of object a global id can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {

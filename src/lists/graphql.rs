@@ -1,9 +1,6 @@
 //! The GraphQL adapter of lists: `lists`, `addListEntry`, `removeListEntry`, `ListEntry`.
 
-use async_graphql::{
-    Context, ID, InputObject, Object, SimpleObject,
-    connection::{Connection, Edge},
-};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::list_entry;
 
@@ -13,8 +10,7 @@ use crate::auth::Role;
 use crate::error::{FieldError, UserErrorCode};
 use crate::graphql::ContextExt;
 use crate::graphql::types::{
-    ConnectionTotals, CountedConnection, IdCursor, NodeKind, UserError, decode_global_id,
-    global_id, page_size,
+    CountedConnection, IdCursor, NodeKind, UserError, decode_global_id, global_id, page, page_size,
 };
 use crate::subjects::SubjectKind;
 use crate::subjects::service as subjects;
@@ -119,16 +115,14 @@ impl ListsQuery {
             )
             .into());
         };
-        let mut connection = Connection::with_additional_fields(
+        Ok(page(
+            rows,
+            |m| m.id,
+            ListEntry,
             after_id.is_some(),
             has_next,
-            ConnectionTotals { total_count: total },
-        );
-        connection.edges = rows
-            .into_iter()
-            .map(|m| Edge::new(IdCursor(m.id), ListEntry(m)))
-            .collect();
-        Ok(connection)
+            total,
+        ))
     }
 }
 

@@ -339,6 +339,29 @@ fn refuse_change(errors: Vec<FieldError>) -> ChangeCreditRecordPayload {
     }
 }
 
+/// The record a correction or revocation names, if the caller may change it.
+async fn change_target(
+    ctx: &Context<'_>,
+    id: &Option<ID>,
+    source_ref: Option<&str>,
+) -> async_graphql::Result<Result<credit_record::Model, ChangeCreditRecordPayload>> {
+    let state = ctx.state()?;
+    let id = match record_id(id) {
+        Ok(id) => id,
+        Err(e) => return Ok(Err(refuse_change(vec![e]))),
+    };
+    Ok(
+        match service::find_for_change(&state.db, ctx.caller(), id, source_ref).await? {
+            Some(record) => Ok(record),
+            None => Err(refuse_change(vec![FieldError::new(
+                &["id"],
+                UserErrorCode::NotFound,
+                "no record of your department has this id or sourceRef",
+            )])),
+        },
+    )
+}
+
 fn record_id(id: &Option<ID>) -> Result<Option<i64>, FieldError> {
     match id {
         None => Ok(None),
@@ -570,19 +593,9 @@ impl RecordsMutation {
             "subjects:write",
         )?;
         let state = ctx.state()?;
-        let id = match record_id(&input.id) {
-            Ok(id) => id,
-            Err(e) => return Ok(refuse_change(vec![e])),
-        };
-        let Some(record) =
-            service::find_for_change(&state.db, ctx.caller(), id, input.source_ref.as_deref())
-                .await?
-        else {
-            return Ok(refuse_change(vec![FieldError::new(
-                &["id"],
-                UserErrorCode::NotFound,
-                "no record of your department has this id or sourceRef",
-            )]));
+        let record = match change_target(ctx, &input.id, input.source_ref.as_deref()).await? {
+            Ok(record) => record,
+            Err(refused) => return Ok(refused),
         };
         let correction = Correction {
             fields: input.fields.map(|f| f.0),
@@ -614,19 +627,9 @@ impl RecordsMutation {
             "subjects:write",
         )?;
         let state = ctx.state()?;
-        let id = match record_id(&input.id) {
-            Ok(id) => id,
-            Err(e) => return Ok(refuse_change(vec![e])),
-        };
-        let Some(record) =
-            service::find_for_change(&state.db, ctx.caller(), id, input.source_ref.as_deref())
-                .await?
-        else {
-            return Ok(refuse_change(vec![FieldError::new(
-                &["id"],
-                UserErrorCode::NotFound,
-                "no record of your department has this id or sourceRef",
-            )]));
+        let record = match change_target(ctx, &input.id, input.source_ref.as_deref()).await? {
+            Ok(record) => record,
+            Err(refused) => return Ok(refused),
         };
         Ok(
             match service::revoke(&state.db, &ctx.actor(), record, &input.reason).await? {

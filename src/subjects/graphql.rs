@@ -3,7 +3,6 @@
 
 use async_graphql::{
     Context, Enum, ErrorExtensions, ID, InputObject, Interface, Object, SimpleObject,
-    connection::{Connection, Edge},
     dataloader::DataLoader,
 };
 use chrono::{DateTime, Utc};
@@ -19,8 +18,8 @@ use crate::catalog::RecordCategory;
 use crate::error::{AppError, FieldError};
 use crate::graphql::ContextExt;
 use crate::graphql::types::{
-    ConnectionTotals, CountedConnection, IdCursor, NodeKind, UserError, check_list_len,
-    decode_global_id, global_id, page_size,
+    CountedConnection, IdCursor, NodeKind, UserError, check_list_len, decode_global_id, global_id,
+    page, page_size,
 };
 use crate::lists::graphql::ListEntry;
 use crate::lists::service as lists;
@@ -180,16 +179,14 @@ impl Subject {
         )
         .await?;
         audit_non_public_read(ctx, self.0.id, "readRecords").await?;
-        let mut connection = Connection::with_additional_fields(
+        Ok(page(
+            rows,
+            |m| m.id,
+            CreditRecord,
             after_id.is_some(),
             has_next,
-            ConnectionTotals { total_count: total },
-        );
-        connection.edges = rows
-            .into_iter()
-            .map(|m| Edge::new(IdCursor(m.id), CreditRecord(m)))
-            .collect();
-        Ok(connection)
+            total,
+        ))
     }
 
     /// Everything the caller may see about the subject, grouped by category, with ID numbers
@@ -389,16 +386,14 @@ impl SubjectsQuery {
             limit,
         )
         .await?;
-        let mut connection = Connection::with_additional_fields(
+        Ok(page(
+            rows,
+            |m| m.id,
+            Subject,
             after_id.is_some(),
             has_next,
-            ConnectionTotals { total_count: total },
-        );
-        connection.edges = rows
-            .into_iter()
-            .map(|m| Edge::new(IdCursor(m.id), Subject(m)))
-            .collect();
-        Ok(connection)
+            total,
+        ))
     }
 }
 
