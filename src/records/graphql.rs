@@ -332,6 +332,16 @@ pub struct DeclareDecisionCountsPayload {
     pub user_errors: Vec<UserError>,
 }
 
+fn changed(outcome: Result<credit_record::Model, Vec<FieldError>>) -> ChangeCreditRecordPayload {
+    match outcome {
+        Ok(m) => ChangeCreditRecordPayload {
+            record: Some(CreditRecord(m)),
+            user_errors: Vec::new(),
+        },
+        Err(errors) => refuse_change(errors),
+    }
+}
+
 fn refuse_change(errors: Vec<FieldError>) -> ChangeCreditRecordPayload {
     ChangeCreditRecordPayload {
         record: None,
@@ -603,15 +613,9 @@ impl RecordsMutation {
             severity: input.severity,
             reason: input.reason,
         };
-        Ok(
-            match service::correct(&state.db, &ctx.actor(), record, correction).await? {
-                Ok(m) => ChangeCreditRecordPayload {
-                    record: Some(CreditRecord(m)),
-                    user_errors: Vec::new(),
-                },
-                Err(errors) => refuse_change(errors),
-            },
-        )
+        Ok(changed(
+            service::correct(&state.db, &ctx.actor(), record, correction).await?,
+        ))
     }
 
     /// Revokes a record with a reason (撤销): it stops counting and being shown; its history
@@ -631,15 +635,9 @@ impl RecordsMutation {
             Ok(record) => record,
             Err(refused) => return Ok(refused),
         };
-        Ok(
-            match service::revoke(&state.db, &ctx.actor(), record, &input.reason).await? {
-                Ok(m) => ChangeCreditRecordPayload {
-                    record: Some(CreditRecord(m)),
-                    user_errors: Vec::new(),
-                },
-                Err(errors) => refuse_change(errors),
-            },
-        )
+        Ok(changed(
+            service::revoke(&state.db, &ctx.actor(), record, &input.reason).await?,
+        ))
     }
 
     /// Declares how many license and penalty decisions a department made in a month; the report's
