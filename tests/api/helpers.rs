@@ -30,7 +30,12 @@ pub async fn postgres() -> Option<Backend> {
     let url = postgres_admin_url();
     let reachable = *POSTGRES
         .get_or_init(|| async {
-            let ok = match Database::connect(postgres_admin_url()).await {
+            let mut options = sea_orm::ConnectOptions::new(postgres_admin_url());
+            options
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .acquire_timeout(std::time::Duration::from_secs(3))
+                .sqlx_logging(false);
+            let ok = match Database::connect(options).await {
                 Ok(db) => db.execute_unprepared("SELECT 1").await.is_ok(),
                 Err(_) => false,
             };
