@@ -286,6 +286,20 @@ impl TestApp {
         self.keys.mint(&principal, None).expect("mint")
     }
 
+    /// GETs a path and reads the answer.
+    pub async fn get(&self, path: &str) -> Answer {
+        read(self.client.get(self.url(path)).send().await.expect("send")).await
+    }
+
+    /// GETs /graphql with these query-string parameters, with a token when given.
+    pub async fn get_graphql(&self, params: &[(&str, &str)], token: Option<&str>) -> Answer {
+        let mut request = self.client.get(self.url("/graphql")).query(params);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        read(request.send().await.expect("send")).await
+    }
+
     /// POSTs a GraphQL request, with a token when given.
     pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Answer {
         let mut request = self

@@ -41,64 +41,32 @@ async fn post_takes_json_only(backend: Backend) {
 
 async fn get_runs_queries_but_not_mutations(backend: Backend) {
     let app = spawn_app(backend).await;
-    let answer = read(
-        app.client
-            .get(app.url("/graphql"))
-            .query(&[("query", "{ industries { code } }")])
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let answer = app
+        .get_graphql(&[("query", "{ industries { code } }")], None)
+        .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.body["data"]["industries"][0]["code"], "A");
 
     let mutation = "mutation { updateSubject(input: {code: \"91350100M000100Y43\", name: \"x\"}) { subject { name } } }";
-    let answer = read(
-        app.client
-            .get(app.url("/graphql"))
-            .query(&[("query", mutation)])
-            .bearer_auth(app.token(Role::Admin))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let answer = app
+        .get_graphql(&[("query", mutation)], Some(&app.token(Role::Admin)))
+        .await;
     assert_eq!(answer.status, 405, "{}", answer.text);
     assert_eq!(answer.header("allow"), Some("POST"));
     assert_eq!(answer.code(), Some("METHOD_NOT_ALLOWED"));
 
     // operationName selects among several operations; the mutation one is refused.
     let doc = "query Q { viewer { role } } mutation M { updateSubject(input: {code: \"x\"}) { userErrors { code } } }";
-    let answer = read(
-        app.client
-            .get(app.url("/graphql"))
-            .query(&[("query", doc), ("operationName", "M")])
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let answer = app
+        .get_graphql(&[("query", doc), ("operationName", "M")], None)
+        .await;
     assert_eq!(answer.status, 405);
-    let answer = read(
-        app.client
-            .get(app.url("/graphql"))
-            .query(&[("query", doc), ("operationName", "Q")])
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let answer = app
+        .get_graphql(&[("query", doc), ("operationName", "Q")], None)
+        .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
 
-    let answer = read(
-        app.client
-            .get(app.url("/graphql"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let answer = app.get("/graphql").await;
     assert_eq!(answer.status, 400);
     assert_eq!(answer.code(), Some("BAD_REQUEST"));
 }
@@ -273,14 +241,7 @@ async fn request_ids_are_echoed_or_made(backend: Backend) {
     )
     .await;
     assert_eq!(answer.header("x-request-id"), Some("bank-trace-42"));
-    let answer = read(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let answer = app.get("/healthz").await;
     assert!(
         answer
             .header("x-request-id")
@@ -332,14 +293,7 @@ async fn production_hides_the_schema_from_anonymous_callers(backend: Backend) {
         .await;
     assert!(answer.message().contains("Did you mean"), "{}", answer.text);
     // GraphiQL is off for anonymous callers.
-    let answer = read(
-        app.client
-            .get(app.url("/graphiql"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let answer = app.get("/graphiql").await;
     assert_eq!(answer.status, 404);
 }
 

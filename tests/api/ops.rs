@@ -4,39 +4,18 @@ use credit_hub::auth::Role;
 use serde_json::json;
 
 use crate::both;
-use crate::helpers::{Backend, read, spawn_app};
+use crate::helpers::{Backend, spawn_app};
 
 async fn health_readiness_and_metrics(backend: Backend) {
     let app = spawn_app(backend).await;
-    let health = read(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let health = app.get("/healthz").await;
     assert_eq!(health.status, 200);
-    let ready = read(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status, 200, "{}", ready.text);
     // Make an error so that the error counter exists.
     app.graphql(None, "{ auditLog { totalCount } }", json!({}))
         .await;
-    let metrics = read(
-        app.client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let metrics = app.get("/metrics").await;
     assert_eq!(metrics.status, 200);
     for name in [
         "credit_hub_http_requests_total",
@@ -57,23 +36,9 @@ async fn database_down_means_503_with_retry_after_but_alive(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.token(Role::Admin);
     app.state.db.clone().close().await.expect("close the pool");
-    let health = read(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let health = app.get("/healthz").await;
     assert_eq!(health.status, 200, "liveness stays up");
-    let ready = read(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status, 503);
     assert!(ready.header("retry-after").is_some());
     let answer = app
