@@ -4,8 +4,6 @@
 pub mod limits;
 pub mod types;
 
-use std::sync::Arc;
-
 use async_graphql::{
     Context, EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
 };
@@ -127,6 +125,3 @@ impl ContextExt for Context<'_> {
         }
     }
 }
-
-/// Keeps the Arc import honest for the trace type used by the HTTP layer.
-pub type SharedTrace = Arc<limits::ExecutionTrace>;
