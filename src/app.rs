@@ -78,6 +78,14 @@ impl Application {
                 "demo data loaded"
             );
         }
+        // Evaluation runs a stopped node left unfinished go on here (safe on several nodes).
+        let unfinished = crate::ratings::evaluation::unfinished(&state.db)
+            .await
+            .map_err(|e| StartError::Database(e.detail()))?;
+        for run in unfinished {
+            tracing::info!(run = run.id, model = %run.model_code, done = run.done, "resuming evaluation run");
+            crate::ratings::evaluation::spawn(state.db.clone(), run.id);
+        }
         Self::with_state(state)
     }
 

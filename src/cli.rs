@@ -73,6 +73,17 @@ pub enum Command {
     },
     /// Load the demo data set (organizations, subjects, records, list entries) and exit.
     DemoData,
+    /// Re-rate every subject a model applies to (the annual public credit comprehensive
+    /// evaluation), with a progress bar. Joins or resumes the model's unfinished run, so it is
+    /// safe to run again after a crash and on several nodes at once.
+    Evaluate {
+        /// The model's code.
+        #[arg(long, default_value = "PUBLIC_COMPREHENSIVE")]
+        model: String,
+        /// The evaluation date, YYYY-MM-DD (default: today in China).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
     /// The working-day calendar.
     Calendar {
         #[command(subcommand)]
@@ -194,6 +205,64 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!(
                 "demo data loaded: {} new organizations, {} new subjects, {} new records",
                 loaded.organizations, loaded.subjects, loaded.records
+            );
+            Ok(())
+        }
+        Command::Evaluate { model, as_of } => {
+            let state = prepare_state(settings)
+                .await
+                .map_err(|e| CliError(e.to_string()))?;
+            let run = match crate::ratings::evaluation::start(
+                &state.db,
+                &Actor::cli("evaluate"),
+                model.trim(),
+                as_of,
+            )
+            .await
+            .map_err(|e| CliError(e.detail()))?
+            {
+                Ok(run) => run,
+                Err(errors) => {
+                    return Err(CliError(
+                        errors
+                            .iter()
+                            .map(|e| format!("--{}: {}", e.field.join("."), e.message))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    ));
+                }
+            };
+            eprintln!(
+                "evaluation run {} of {} v{} as of {}: {} subjects",
+                run.id, run.model_code, run.model_version, run.as_of, run.total
+            );
+            let started = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::new(u64::try_from(run.total).unwrap_or(0));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} subjects  {per_sec}  eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let done = crate::ratings::evaluation::work(
+                &state.db,
+                run.id,
+                crate::ratings::evaluation::CHUNK,
+                |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )
+            .await
+            .map_err(|e| CliError(e.detail()))?;
+            bar.finish();
+            eprintln!(
+                "run {} {}: {} of {} subjects rated in {:.1} s",
+                done.id,
+                done.status,
+                done.done,
+                done.total,
+                started.elapsed().as_secs_f64()
             );
             Ok(())
         }

@@ -30,11 +30,6 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
         });
     } else {
         options.statement_timeout(Duration::from_secs(settings.execution_timeout_seconds));
-        // sqlx prepares every statement; after five executions PostgreSQL may switch to a
-        // generic plan that ignores the values. For `department = $1 AND source_ref IN (…)` over
-        // one department's rows that plan scans the table (measured: 5 s per batch at 100,000
-        // records). Custom plans keep using the unique index.
-        options.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     }
     Database::connect(options).await
 }

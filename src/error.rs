@@ -198,6 +198,13 @@ pub enum UserErrorCode {
     Mismatch,
     /// The date is impossible here (in the future, or before the date it must follow).
     InvalidDate,
+    /// A number outside the range the rule allows.
+    OutOfRange,
+    /// The rule contradicts another part of the definition or the rules of the model language
+    /// (e.g. a negative record that would raise a score, grades out of order).
+    InvalidRule,
+    /// The thing is not in a state that allows this change (e.g. activating a retired model).
+    InvalidState,
 }
 
 /// One broken rule in a mutation's input: the path of the field, the rule's code and a message

@@ -15,6 +15,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod lists;
+pub mod ratings;
 pub mod records;
 pub mod reference;
 pub mod state;

@@ -7,6 +7,8 @@ mod m20261125_000001_create_base_tables;
 mod m20261125_000002_seed_reference_data;
 mod m20261125_000003_create_records_tables;
 mod m20261125_000004_seed_catalog_policies_calendar;
+mod m20261125_000005_create_evaluation_tables;
+mod m20261125_000006_seed_evaluation_models;
 
 /// Every migration, in the order it runs.
 pub struct Migrator;
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_seed_reference_data::Migration),
             Box::new(m20261125_000003_create_records_tables::Migration),
             Box::new(m20261125_000004_seed_catalog_policies_calendar::Migration),
+            Box::new(m20261125_000005_create_evaluation_tables::Migration),
+            Box::new(m20261125_000006_seed_evaluation_models::Migration),
         ]
     }
 }

@@ -196,8 +196,9 @@ pub struct Loaded {
     pub records: usize,
 }
 
-/// The demo subjects, always the same.
-pub fn subjects(townships: &[String]) -> Vec<SubjectDraft> {
+/// The demo subjects, always the same: organizations, persons and households across the
+/// townships, and eight households in each village (for the rural credit roll-up).
+pub fn subjects(townships: &[String], villages: &[String]) -> Vec<SubjectDraft> {
     let mut rng = Seeded(0x00C4_A15A_4E00_2026);
     let mut drafts = Vec::new();
     let region = |rng: &mut Seeded| rng.pick(townships).clone();
@@ -317,6 +318,19 @@ pub fn subjects(townships: &[String]) -> Vec<SubjectDraft> {
         let r = region(&mut rng);
         push(SubjectKind::Household, code, name, r, Some("A"));
     }
+    for village in villages {
+        for _ in 0..8 {
+            let name = format!("{}户", person_name(&mut rng));
+            let code = resident_id(&mut rng);
+            push(
+                SubjectKind::Household,
+                code,
+                name,
+                village.clone(),
+                Some("A"),
+            );
+        }
+    }
     drafts
 }
 
@@ -356,7 +370,15 @@ pub async fn load(state: &AppState) -> Result<Loaded, AppError> {
     if townships.is_empty() {
         return Err(AppError::internal("no townships in the reference data"));
     }
-    let drafts = subjects(&townships);
+    let villages: Vec<String> = region::Entity::find()
+        .filter(region::Column::Level.eq("VILLAGE"))
+        .order_by_asc(region::Column::Code)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|r| r.code)
+        .collect();
+    let drafts = subjects(&townships, &villages);
     let outcomes = service::register(
         &state.db,
         &Actor::cli("demo-data"),
@@ -392,8 +414,8 @@ mod tests {
     #[test]
     fn demo_subjects_are_valid_deterministic_and_cover_every_kind() {
         let townships = vec!["360404001000".to_owned(), "360404104000".to_owned()];
-        let a = subjects(&townships);
-        let b = subjects(&townships);
+        let a = subjects(&townships, &["360404104206".to_owned()]);
+        let b = subjects(&townships, &["360404104206".to_owned()]);
         assert!(a.len() >= 190, "{}", a.len());
         assert_eq!(
             a.iter().map(|d| d.code.clone()).collect::<Vec<_>>(),

@@ -14,6 +14,7 @@ use crate::calendar::graphql::{CalendarMutation, CalendarQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::Settings;
 use crate::lists::graphql::{ListsMutation, ListsQuery};
+use crate::ratings::graphql::{RatingsMutation, RatingsQuery};
 use crate::records::graphql::{RecordsMutation, RecordsQuery};
 use crate::reference::{graphql::ReferenceQuery, loader::ReferenceLoader};
 use crate::state::AppState;
@@ -29,6 +30,7 @@ pub struct Query(
     CatalogQuery,
     RecordsQuery,
     ListsQuery,
+    RatingsQuery,
     CalendarQuery,
     ReferenceQuery,
     AuditQuery,
@@ -40,6 +42,7 @@ pub struct Mutation(
     SubjectsMutation,
     RecordsMutation,
     ListsMutation,
+    RatingsMutation,
     CatalogMutation,
     CalendarMutation,
 );

@@ -12,6 +12,7 @@ use super::ListKind;
 use crate::audit::{self, Actor, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, FieldError, UserErrorCode};
+use crate::ratings::service::{self as ratings, Cause};
 use crate::records::service::china_today;
 use crate::records::visibility::is_government;
 
@@ -125,6 +126,7 @@ pub async fn add(
         ],
     )
     .await?;
+    ratings::rerate(&txn, &[saved.subject_id], Cause::List).await?;
     txn.commit().await?;
     Ok(Ok(saved))
 }
@@ -180,6 +182,7 @@ pub async fn remove(
         ],
     )
     .await?;
+    ratings::rerate(&txn, &[saved.subject_id], Cause::List).await?;
     txn.commit().await?;
     Ok(Ok(saved))
 }

@@ -10,8 +10,8 @@ use entity::{
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
     sea_query::{OnConflict, Query},
 };
 use serde_json::{Map, Value, json};
@@ -27,6 +27,7 @@ use crate::calendar;
 use crate::catalog::rules::{FieldRole, parse_date, validate_fields};
 use crate::catalog::{self, CatalogItem, Polarity, RecordCategory};
 use crate::error::{AppError, FieldError, UserErrorCode};
+use crate::ratings::service::{self as ratings, Cause};
 use crate::subjects::SubjectKind;
 use crate::subjects::rules::PersonKeyHasher;
 use crate::subjects::service::lookup_keys;
@@ -400,6 +401,188 @@ fn check_row(
     }
 }
 
+/// The ids of the subjects stored under these look-up keys.
+async fn subject_ids_by_keys(
+    db: &impl ConnectionTrait,
+    keys: &[String],
+) -> Result<HashMap<String, i64>, AppError> {
+    let mut found: HashMap<String, i64> = HashMap::with_capacity(keys.len());
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        // One JSON parameter instead of a thousand: a statement PostgreSQL plans once.
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, lookup_key FROM subject \
+             WHERE lookup_key IN (SELECT jsonb_array_elements_text($1::jsonb))",
+            [json_parameter(json!(keys))],
+        );
+        for row in db.query_all_raw(statement).await? {
+            found.insert(row.try_get("", "lookup_key")?, row.try_get("", "id")?);
+        }
+        return Ok(found);
+    }
+    for chunk in keys.chunks(1000) {
+        let rows: Vec<(i64, String)> = subject::Entity::find()
+            .select_only()
+            .column(subject::Column::Id)
+            .column(subject::Column::LookupKey)
+            .filter(subject::Column::LookupKey.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows.into_iter().map(|(id, key)| (key, id)));
+    }
+    Ok(found)
+}
+
+/// What a department already holds under these sourceRefs, by sourceRef.
+async fn existing_by_refs(
+    db: &impl ConnectionTrait,
+    department: &str,
+    refs: &[String],
+) -> Result<HashMap<String, credit_record::Model>, AppError> {
+    let mut found = HashMap::new();
+    if refs.is_empty() {
+        return Ok(found);
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT * FROM credit_record WHERE department = $1 \
+             AND source_ref IN (SELECT jsonb_array_elements_text($2::jsonb))",
+            [department.into(), json_parameter(json!(refs))],
+        );
+        for r in credit_record::Entity::find()
+            .from_raw_sql(statement)
+            .all(db)
+            .await?
+        {
+            found.insert(r.source_ref.clone(), r);
+        }
+        return Ok(found);
+    }
+    for chunk in refs.chunks(1000) {
+        for r in credit_record::Entity::find()
+            .filter(credit_record::Column::Department.eq(department))
+            .filter(credit_record::Column::SourceRef.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?
+        {
+            found.insert(r.source_ref.clone(), r);
+        }
+    }
+    Ok(found)
+}
+
+fn json_parameter(value: Value) -> sea_orm::Value {
+    sea_orm::Value::Json(Some(Box::new(value)))
+}
+
+/// Inserts new records, skipping any (department, sourceRef) a concurrent submission stored
+/// first, and answers the ids of those inserted with their sourceRefs.
+async fn insert_records(
+    txn: &impl ConnectionTrait,
+    rows: &[&credit_record::Model],
+) -> Result<Vec<(i64, String)>, AppError> {
+    let mut ids = Vec::with_capacity(rows.len());
+    if rows.is_empty() {
+        return Ok(ids);
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // The whole batch as one JSON parameter, unpacked by jsonb_to_recordset: binding 28,000
+        // parameters and planning a 1000-row VALUES list cost more than the insert itself.
+        let batch: Vec<Value> = rows
+            .iter()
+            .map(|m| {
+                json!({
+                    "subject_id": m.subject_id,
+                    "catalog_item_id": m.catalog_item_id,
+                    "catalog_version": m.catalog_version,
+                    "item_code": m.item_code,
+                    "category": m.category,
+                    "polarity": m.polarity,
+                    "disclosure": m.disclosure,
+                    "department": m.department,
+                    "source_ref": m.source_ref,
+                    "severity": m.severity,
+                    "decision_date": m.decision_date,
+                    "reported_at": m.reported_at,
+                    "reported_on": m.reported_on,
+                    "working_days": m.working_days,
+                    "late": m.late,
+                    "calendar_complete": m.calendar_complete,
+                    "published": m.published,
+                    "public_until": m.public_until,
+                    "repairable_from": m.repairable_from,
+                    "policy_version": m.policy_version,
+                    "status": m.status,
+                    "fields": m.fields,
+                    "content_hash": m.content_hash,
+                    "revision": m.revision,
+                    "request_id": m.request_id,
+                    "created_at": m.created_at,
+                    "updated_at": m.updated_at,
+                })
+            })
+            .collect();
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            PG_INSERT_RECORDS,
+            [json_parameter(Value::Array(batch))],
+        );
+        for row in txn.query_all_raw(statement).await? {
+            ids.push((row.try_get("", "id")?, row.try_get("", "source_ref")?));
+        }
+        return Ok(ids);
+    }
+    let models: Vec<credit_record::ActiveModel> = rows
+        .iter()
+        .map(|m| {
+            let mut active = (*m).clone().into_active_model().reset_all();
+            active.id = NotSet;
+            active
+        })
+        .collect();
+    // 27 columns × 1000 rows: under SQLite's 32,766 parameters, one statement per batch.
+    for chunk in models.chunks(1000) {
+        // Only the new ids come back: the rest of each row is already in memory.
+        let mut statement = credit_record::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    credit_record::Column::Department,
+                    credit_record::Column::SourceRef,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .into_query();
+        statement.returning(
+            Query::returning()
+                .columns([credit_record::Column::Id, credit_record::Column::SourceRef]),
+        );
+        for row in txn.query_all(&statement).await? {
+            ids.push((row.try_get("", "id")?, row.try_get("", "source_ref")?));
+        }
+    }
+    Ok(ids)
+}
+
+const PG_INSERT_RECORDS: &str = "INSERT INTO credit_record (subject_id, catalog_item_id, \
+    catalog_version, item_code, category, polarity, disclosure, department, source_ref, severity, \
+    decision_date, reported_at, reported_on, working_days, late, calendar_complete, published, \
+    public_until, repairable_from, policy_version, status, fields, content_hash, revision, \
+    request_id, created_at, updated_at) \
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(subject_id bigint, catalog_item_id bigint, \
+    catalog_version integer, item_code text, category text, polarity text, disclosure text, \
+    department text, source_ref text, severity text, decision_date date, reported_at timestamptz, \
+    reported_on date, working_days integer, late boolean, calendar_complete boolean, \
+    published boolean, public_until date, repairable_from date, policy_version text, status text, \
+    fields text, content_hash text, revision integer, request_id text, created_at timestamptz, \
+    updated_at timestamptz) \
+    ON CONFLICT (department, source_ref) DO NOTHING RETURNING id, source_ref";
+
 /// Submits a batch for the caller's organization. Accepted rows commit in one transaction with
 /// the refused rows (kept with their reasons) and the audit entry; the answer is row by row.
 pub async fn submit(
@@ -443,18 +626,7 @@ pub async fn submit(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let mut subjects: HashMap<String, i64> = HashMap::new();
-    for chunk in all_keys.chunks(1000) {
-        let found: Vec<(i64, String)> = subject::Entity::find()
-            .select_only()
-            .column(subject::Column::Id)
-            .column(subject::Column::LookupKey)
-            .filter(subject::Column::LookupKey.is_in(chunk.iter().cloned()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        subjects.extend(found.into_iter().map(|(id, key)| (key, id)));
-    }
+    let subjects = subject_ids_by_keys(db, &all_keys).await?;
     let mut subject_of: Vec<Option<i64>> = vec![None; rows.len()];
     for (i, row) in checked.iter_mut().enumerate() {
         if let Ok(c) = row {
@@ -478,17 +650,7 @@ pub async fn submit(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let mut existing: HashMap<String, credit_record::Model> = HashMap::new();
-    for chunk in refs.chunks(1000) {
-        for r in credit_record::Entity::find()
-            .filter(credit_record::Column::Department.eq(department.as_str()))
-            .filter(credit_record::Column::SourceRef.is_in(chunk.iter().cloned()))
-            .all(db)
-            .await?
-        {
-            existing.insert(r.source_ref.clone(), r);
-        }
-    }
+    let existing = existing_by_refs(db, &department, &refs).await?;
 
     let conflict = |source_ref: &str| {
         vec![FieldError::new(
@@ -602,39 +764,11 @@ pub async fn submit(
         .into_iter()
         .map(|(_, m)| (m.source_ref.clone(), m))
         .collect();
-    let models: Vec<credit_record::ActiveModel> = pending
-        .values()
-        .map(|m| {
-            let mut active = m.clone().into_active_model().reset_all();
-            active.id = NotSet;
-            active
-        })
-        .collect();
-    // 28 columns × 1000 rows = 28,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535,
-    // and one statement per batch (each large statement costs a round trip).
-    for chunk in models.chunks(1000) {
-        // Only the new ids come back: the rest of each row is already in memory.
-        let mut statement = credit_record::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([
-                    credit_record::Column::Department,
-                    credit_record::Column::SourceRef,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .into_query();
-        statement.returning(
-            Query::returning()
-                .columns([credit_record::Column::Id, credit_record::Column::SourceRef]),
-        );
-        for row in txn.query_all(&statement).await? {
-            let id: i64 = row.try_get("", "id")?;
-            let source_ref: String = row.try_get("", "source_ref")?;
-            if let Some(mut model) = pending.remove(&source_ref) {
-                model.id = id;
-                inserted.insert(source_ref, model);
-            }
+    let new_rows: Vec<&credit_record::Model> = pending.values().collect();
+    for (id, source_ref) in insert_records(&txn, &new_rows).await? {
+        if let Some(mut model) = pending.remove(&source_ref) {
+            model.id = id;
+            inserted.insert(source_ref, model);
         }
     }
     // Rows a concurrent submission stored first.
@@ -643,17 +777,7 @@ pub async fn submit(
         .filter_map(|i| checked[*i].as_ref().ok().map(|c| c.source_ref.clone()))
         .filter(|r| !inserted.contains_key(r))
         .collect();
-    let mut raced: HashMap<String, credit_record::Model> = HashMap::new();
-    if !lost.is_empty() {
-        for r in credit_record::Entity::find()
-            .filter(credit_record::Column::Department.eq(department.as_str()))
-            .filter(credit_record::Column::SourceRef.is_in(lost))
-            .all(&txn)
-            .await?
-        {
-            raced.insert(r.source_ref.clone(), r);
-        }
-    }
+    let raced = existing_by_refs(&txn, &department, &lost).await?;
     for i in indices {
         let Ok(c) = &checked[i] else { continue };
         outcomes[i] = Some(match inserted.remove(&c.source_ref) {
@@ -731,6 +855,14 @@ pub async fn submit(
         }))],
     )
     .await?;
+    let rated: Vec<i64> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            RowOutcome::Accepted(m) => Some(m.subject_id),
+            _ => None,
+        })
+        .collect();
+    ratings::rerate(&txn, &rated, Cause::Record).await?;
     txn.commit().await?;
     Ok(outcomes)
 }
@@ -927,6 +1059,7 @@ pub async fn correct(
         ],
     )
     .await?;
+    ratings::rerate(&txn, &[updated.subject_id], Cause::Record).await?;
     txn.commit().await?;
     Ok(Ok(updated))
 }
@@ -968,6 +1101,7 @@ pub async fn revoke(
         ],
     )
     .await?;
+    ratings::rerate(&txn, &[updated.subject_id], Cause::Record).await?;
     txn.commit().await?;
     Ok(Ok(updated))
 }

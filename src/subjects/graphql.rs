@@ -222,6 +222,31 @@ impl Subject {
         })
     }
 
+    /// The subject's current rating under a model (ADMIN, DEPARTMENT, APPROVAL_HALL and BANK;
+    /// audited): score, grade, supervision level and the factors behind every point. Null when
+    /// the model does not rate subjects of this kind or industry (see `evaluationModels`).
+    async fn rating(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The model's code.", default = "PUBLIC_COMPREHENSIVE")] model: String,
+    ) -> async_graphql::Result<Option<crate::ratings::graphql::Rating>> {
+        crate::ratings::graphql::subject_rating(ctx, &self.0, model.trim()).await
+    }
+
+    /// The subject's ratings over time, newest first: every evaluation run and every change of
+    /// score or grade (ADMIN, DEPARTMENT, APPROVAL_HALL and BANK; audited).
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn ratings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only ratings of this model.")] model: Option<String>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<CountedConnection<crate::ratings::graphql::Rating>> {
+        crate::ratings::graphql::subject_ratings(ctx, self.0.id, model.as_deref(), first, after)
+            .await
+    }
+
     /// The subject's list entries the caller may see: the public sees RED and
     /// SERIOUS_DISHONESTY entries in force; government roles every list.
     async fn list_entries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ListEntry>> {

@@ -15,6 +15,7 @@ use super::rules::{CreditCode, CreditCodeError, PersonKeyHasher, ResidentId, Res
 use crate::audit::{self, Actor, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, FieldError, UserErrorCode};
+use crate::ratings::service::{self as ratings, Cause};
 use crate::reference;
 
 /// The longest name a subject may have, in characters.
@@ -446,7 +447,9 @@ pub async fn register(
             }
         });
     }
+    let rated: Vec<i64> = entries.iter().filter_map(|e| e.subject_id).collect();
     audit::record(&txn, actor, entries).await?;
+    ratings::rerate(&txn, &rated, Cause::Subject).await?;
     txn.commit().await?;
     Ok(results)
 }
@@ -575,6 +578,36 @@ pub async fn find_by_id(
 ) -> Result<Option<subject::Model>, AppError> {
     let subject = subject::Entity::find_by_id(id).one(db).await?;
     visible(db, caller, actor, subject).await
+}
+
+/// Subjects by id as the caller may see them: natural persons and households only with
+/// `persons:read` (and those reads audited), as `find_by_id` does one by one.
+pub async fn visible_by_ids(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    actor: &Actor,
+    ids: &[i64],
+) -> Result<HashMap<i64, subject::Model>, AppError> {
+    let mut found: Vec<subject::Model> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        found.extend(
+            subject::Entity::find()
+                .filter(subject::Column::Id.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    let is_person =
+        |s: &subject::Model| SubjectKind::parse(&s.kind).is_some_and(SubjectKind::is_person);
+    if may_read_persons(caller) {
+        let persons: Vec<&subject::Model> = found.iter().filter(|s| is_person(s)).collect();
+        if !persons.is_empty() {
+            audit_person_reads(db, actor, &persons).await?;
+        }
+    } else {
+        found.retain(|s| !is_person(s));
+    }
+    Ok(found.into_iter().map(|s| (s.id, s)).collect())
 }
 
 async fn visible(
@@ -782,6 +815,7 @@ pub async fn update(
         ],
     )
     .await?;
+    ratings::rerate(&txn, &[updated.id], Cause::Subject).await?;
     txn.commit().await?;
     Ok(UpdateOutcome::Updated(Box::new(updated)))
 }

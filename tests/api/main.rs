@@ -12,5 +12,6 @@ mod auth;
 mod http;
 mod lists;
 mod ops;
+mod ratings;
 mod records;
 mod subjects;

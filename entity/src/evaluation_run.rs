@@ -1,0 +1,33 @@
+//! A batch evaluation of every subject under one model: its progress is the last subject id
+//! done, advanced in the same transaction as the ratings, so a crash resumes where it stopped.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "evaluation_run")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub model_code: String,
+    pub model_id: i64,
+    pub model_version: i32,
+    pub as_of: Date,
+    /// RUNNING, COMPLETED or FAILED.
+    pub status: String,
+    /// Subjects to rate when the run started.
+    pub total: i64,
+    /// Subjects rated so far.
+    pub done: i64,
+    /// The highest subject id rated so far: the run resumes after it.
+    pub last_subject_id: i64,
+    pub started_by: String,
+    pub started_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub finished_at: Option<DateTimeUtc>,
+    pub message: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

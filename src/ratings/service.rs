@@ -1,0 +1,719 @@
+//! Models as versioned data, and ratings kept current: `rerate` runs inside the transaction of
+//! every write that changes a subject's facts, so a read never serves a stale grade.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use entity::{credit_record, evaluation_model, list_entry, rating, rating_history, subject};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::NotSet,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+
+use super::rules::{self, Definition, Evaluation, Facts, ListFact, Model, RecordFact};
+use crate::audit::{self, Actor, AuditEntry};
+use crate::catalog::{Polarity, RecordCategory};
+use crate::error::{AppError, FieldError, UserErrorCode};
+use crate::lists::ListKind;
+use crate::records::rules::Severity;
+use crate::records::service::china_today;
+use crate::subjects::SubjectKind;
+
+/// The model everything defaults to: the annual public credit comprehensive evaluation.
+pub const DEFAULT_MODEL: &str = "PUBLIC_COMPREHENSIVE";
+
+/// A stored model version with its compiled rules.
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    pub row: evaluation_model::Model,
+    pub definition: Definition,
+    pub model: Model,
+}
+
+/// Parses and compiles a stored version.
+pub fn loaded(row: evaluation_model::Model) -> Result<LoadedModel, AppError> {
+    let definition: Definition = serde_json::from_str(&row.definition).map_err(|e| {
+        AppError::internal(format!(
+            "model {} v{} does not parse: {e}",
+            row.code, row.version
+        ))
+    })?;
+    let model = rules::compile(&definition).map_err(|e| {
+        AppError::internal(format!(
+            "model {} v{} does not compile: {e:?}",
+            row.code, row.version
+        ))
+    })?;
+    Ok(LoadedModel {
+        row,
+        definition,
+        model,
+    })
+}
+
+/// Every version of every model (or of one code), newest version first per code.
+pub async fn models(
+    db: &impl ConnectionTrait,
+    code: Option<&str>,
+) -> Result<Vec<LoadedModel>, AppError> {
+    let mut query = evaluation_model::Entity::find()
+        .order_by_asc(evaluation_model::Column::Code)
+        .order_by_desc(evaluation_model::Column::Version);
+    if let Some(code) = code {
+        query = query.filter(evaluation_model::Column::Code.eq(code));
+    }
+    query.all(db).await?.into_iter().map(loaded).collect()
+}
+
+/// The active version of every model.
+pub async fn active_models(db: &impl ConnectionTrait) -> Result<Vec<LoadedModel>, AppError> {
+    evaluation_model::Entity::find()
+        .filter(evaluation_model::Column::Status.eq("ACTIVE"))
+        .order_by_asc(evaluation_model::Column::Code)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(loaded)
+        .collect()
+}
+
+/// The active version of one model; none when the code has no active version.
+pub async fn active_model(
+    db: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<LoadedModel>, AppError> {
+    evaluation_model::Entity::find()
+        .filter(evaluation_model::Column::Code.eq(code))
+        .filter(evaluation_model::Column::Status.eq("ACTIVE"))
+        .one(db)
+        .await?
+        .map(loaded)
+        .transpose()
+}
+
+/// What an admin gives to define a model version.
+#[derive(Debug, Clone)]
+pub struct NewModel {
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    pub definition: Definition,
+}
+
+fn is_model_code(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Stores a new DRAFT version of a model (version = the highest so far + 1), after validating it.
+pub async fn define(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    new: NewModel,
+) -> Result<Result<evaluation_model::Model, Vec<FieldError>>, AppError> {
+    let mut errors = Vec::new();
+    if !is_model_code(&new.code) {
+        errors.push(FieldError::new(
+            &["code"],
+            UserErrorCode::InvalidFormat,
+            "a model code is 1 to 64 of A-Z, 0-9 and _",
+        ));
+    }
+    for (field, value, max) in [
+        ("name", &new.name, 200),
+        ("description", &new.description, 4000),
+    ] {
+        let n = value.trim().chars().count();
+        if n == 0 || n > max {
+            errors.push(FieldError::new(
+                &[field],
+                UserErrorCode::Required,
+                format!("{field} is required, at most {max} characters"),
+            ));
+        }
+    }
+    if let Err(rule_errors) = rules::compile(&new.definition) {
+        let prefix = vec!["definition".to_owned()];
+        errors.extend(rule_errors.into_iter().map(|e| e.under(&prefix)));
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let definition = serde_json::to_string(&new.definition).map_err(AppError::internal)?;
+    let txn = crate::db::begin_write(db).await?;
+    let latest = evaluation_model::Entity::find()
+        .filter(evaluation_model::Column::Code.eq(new.code.as_str()))
+        .order_by_desc(evaluation_model::Column::Version)
+        .one(&txn)
+        .await?;
+    let row = evaluation_model::ActiveModel {
+        code: Set(new.code.clone()),
+        version: Set(latest.map_or(1, |m| m.version + 1)),
+        name: Set(new.name.trim().to_owned()),
+        description: Set(new.description.trim().to_owned()),
+        status: Set("DRAFT".into()),
+        definition: Set(definition),
+        created_by: Set(actor
+            .principal
+            .as_ref()
+            .map_or_else(|| "CLI".to_owned(), |p| p.organization.clone())),
+        created_at: Set(Utc::now()),
+        activated_at: Set(None),
+        retired_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        actor,
+        vec![
+            AuditEntry::new("defineEvaluationModel", None)
+                .detail(serde_json::json!({"code": row.code, "version": row.version})),
+        ],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(row))
+}
+
+/// How a model version's status changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    Activate,
+    Retire,
+}
+
+/// Activates a version (the active version of the same code retires) or retires one. Ratings
+/// already made keep the version they were made with; the next write or evaluation uses the new.
+pub async fn change_status(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    code: &str,
+    version: i32,
+    change: StatusChange,
+) -> Result<Result<evaluation_model::Model, Vec<FieldError>>, AppError> {
+    let txn = crate::db::begin_write(db).await?;
+    let Some(row) = evaluation_model::Entity::find()
+        .filter(evaluation_model::Column::Code.eq(code))
+        .filter(evaluation_model::Column::Version.eq(version))
+        .one(&txn)
+        .await?
+    else {
+        return Ok(Err(vec![FieldError::new(
+            &["version"],
+            UserErrorCode::NotFound,
+            format!("model {code} has no version {version}"),
+        )]));
+    };
+    let now = Utc::now();
+    let wanted = match change {
+        StatusChange::Activate => "ACTIVE",
+        StatusChange::Retire => "RETIRED",
+    };
+    if row.status == wanted {
+        return Ok(Ok(row));
+    }
+    if change == StatusChange::Activate && row.status == "RETIRED" {
+        return Ok(Err(vec![FieldError::new(
+            &["version"],
+            UserErrorCode::InvalidState,
+            "a retired version stays retired; define a new version with its definition",
+        )]));
+    }
+    if change == StatusChange::Activate {
+        evaluation_model::Entity::update_many()
+            .col_expr(
+                evaluation_model::Column::Status,
+                sea_orm::sea_query::Expr::value("RETIRED"),
+            )
+            .col_expr(
+                evaluation_model::Column::RetiredAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(evaluation_model::Column::Code.eq(code))
+            .filter(evaluation_model::Column::Status.eq("ACTIVE"))
+            .exec(&txn)
+            .await?;
+    }
+    let mut active = row.into_active_model();
+    active.status = Set(wanted.into());
+    match change {
+        StatusChange::Activate => active.activated_at = Set(Some(now)),
+        StatusChange::Retire => active.retired_at = Set(Some(now)),
+    }
+    let row = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        vec![
+            AuditEntry::new(
+                match change {
+                    StatusChange::Activate => "activateEvaluationModel",
+                    StatusChange::Retire => "retireEvaluationModel",
+                },
+                None,
+            )
+            .detail(serde_json::json!({"code": code, "version": version})),
+        ],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(row))
+}
+
+/// The kind and industry of subjects, by id.
+pub async fn subject_profiles(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, (SubjectKind, Option<String>)>, AppError> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<(i64, String, Option<String>)> = subject::Entity::find()
+            .select_only()
+            .column(subject::Column::Id)
+            .column(subject::Column::Kind)
+            .column(subject::Column::IndustryCode)
+            .filter(subject::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, kind, industry) in rows {
+            if let Some(kind) = SubjectKind::parse(&kind) {
+                out.insert(id, (kind, industry));
+            }
+        }
+    }
+    Ok(out)
+}
+
+type RecordRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    NaiveDate,
+);
+
+/// The facts of subjects: their ACTIVE records (neither revoked nor repaired) and ACTIVE list
+/// entries, by subject id. Subjects without facts get an empty entry.
+pub async fn facts_of(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, Facts>, AppError> {
+    let mut out: HashMap<i64, Facts> = ids.iter().map(|id| (*id, Facts::default())).collect();
+    for chunk in ids.chunks(1000) {
+        let records: Vec<RecordRow> = credit_record::Entity::find()
+            .select_only()
+            .column(credit_record::Column::Id)
+            .column(credit_record::Column::SubjectId)
+            .column(credit_record::Column::ItemCode)
+            .column(credit_record::Column::Category)
+            .column(credit_record::Column::Polarity)
+            .column(credit_record::Column::Severity)
+            .column(credit_record::Column::Department)
+            .column(credit_record::Column::DecisionDate)
+            .filter(credit_record::Column::SubjectId.is_in(chunk.iter().copied()))
+            .filter(credit_record::Column::Status.eq("ACTIVE"))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, subject_id, item_code, category, polarity, severity, department, decided) in
+            records
+        {
+            let (Some(category), Some(polarity)) =
+                (RecordCategory::parse(&category), Polarity::parse(&polarity))
+            else {
+                continue;
+            };
+            if let Some(facts) = out.get_mut(&subject_id) {
+                facts.records.push(RecordFact {
+                    id,
+                    item_code,
+                    category,
+                    polarity,
+                    severity: severity.as_deref().and_then(Severity::parse),
+                    department,
+                    decision_date: decided,
+                });
+            }
+        }
+        let entries: Vec<(i64, i64, String, NaiveDate, Option<NaiveDate>)> =
+            list_entry::Entity::find()
+                .select_only()
+                .column(list_entry::Column::Id)
+                .column(list_entry::Column::SubjectId)
+                .column(list_entry::Column::List)
+                .column(list_entry::Column::DecidedOn)
+                .column(list_entry::Column::Until)
+                .filter(list_entry::Column::SubjectId.is_in(chunk.iter().copied()))
+                .filter(list_entry::Column::Status.eq("ACTIVE"))
+                .into_tuple()
+                .all(db)
+                .await?;
+        for (id, subject_id, list, decided_on, until) in entries {
+            let Some(list) = ListKind::parse(&list) else {
+                continue;
+            };
+            if let Some(facts) = out.get_mut(&subject_id) {
+                facts.lists.push(ListFact {
+                    id,
+                    list,
+                    decided_on,
+                    until,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Why a subject was re-rated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Registered, or its kind or industry changed.
+    Subject,
+    /// A record was added, corrected, revoked or repaired.
+    Record,
+    /// A list entry was added or removed.
+    List,
+    /// A commitment was breached.
+    Commitment,
+    /// A batch evaluation run.
+    Evaluation,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Subject => "SUBJECT",
+            Self::Record => "RECORD",
+            Self::List => "LIST",
+            Self::Commitment => "COMMITMENT",
+            Self::Evaluation => "EVALUATION",
+        }
+    }
+}
+
+/// A rating row from an evaluation.
+pub fn rating_row(
+    subject_id: i64,
+    model: &LoadedModel,
+    evaluation: &Evaluation,
+    as_of: NaiveDate,
+    cause: Cause,
+    run_id: Option<i64>,
+) -> rating::Model {
+    rating::Model {
+        id: 0,
+        subject_id,
+        model_id: model.row.id,
+        model_code: model.row.code.clone(),
+        model_version: model.row.version,
+        score: evaluation.score,
+        grade: evaluation.grade.clone(),
+        grade_class: evaluation.class.as_str().to_owned(),
+        supervision_level: evaluation.supervision.as_str().to_owned(),
+        factors: serde_json::to_string(&evaluation.factors).unwrap_or_else(|_| "[]".into()),
+        as_of,
+        valid_until: evaluation.valid_until,
+        rated_at: Utc::now(),
+        cause: cause.as_str().to_owned(),
+        run_id,
+    }
+}
+
+/// Writes ratings: each replaces the subject's current rating under its model, and goes into the
+/// history when it differs from the one it replaces (or always, for an evaluation run).
+pub async fn store(
+    txn: &impl ConnectionTrait,
+    rows: Vec<rating::Model>,
+    always_history: bool,
+) -> Result<(), AppError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let subject_ids: Vec<i64> = rows.iter().map(|r| r.subject_id).collect();
+    let mut before: HashMap<(i64, String), (i32, String, i32)> = HashMap::new();
+    if !always_history {
+        for chunk in subject_ids.chunks(1000) {
+            let found: Vec<(i64, String, i32, String, i32)> = rating::Entity::find()
+                .select_only()
+                .column(rating::Column::SubjectId)
+                .column(rating::Column::ModelCode)
+                .column(rating::Column::Score)
+                .column(rating::Column::Grade)
+                .column(rating::Column::ModelVersion)
+                .filter(rating::Column::SubjectId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(txn)
+                .await?;
+            for (s, m, score, grade, version) in found {
+                before.insert((s, m), (score, grade, version));
+            }
+        }
+    }
+    let history: Vec<rating_history::ActiveModel> = rows
+        .iter()
+        .filter(|r| {
+            always_history
+                || before.get(&(r.subject_id, r.model_code.clone()))
+                    != Some(&(r.score, r.grade.clone(), r.model_version))
+        })
+        .map(|r| history_row(r.clone()))
+        .collect();
+    let current: Vec<rating::ActiveModel> = rows
+        .into_iter()
+        .map(|r| {
+            let mut active = r.into_active_model().reset_all();
+            active.id = NotSet;
+            active
+        })
+        .collect();
+    // 14 columns: 500 rows stay well under SQLite's parameter limit.
+    for chunk in current.chunks(500) {
+        rating::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([rating::Column::SubjectId, rating::Column::ModelCode])
+                    .update_columns([
+                        rating::Column::ModelId,
+                        rating::Column::ModelVersion,
+                        rating::Column::Score,
+                        rating::Column::Grade,
+                        rating::Column::GradeClass,
+                        rating::Column::SupervisionLevel,
+                        rating::Column::Factors,
+                        rating::Column::AsOf,
+                        rating::Column::ValidUntil,
+                        rating::Column::RatedAt,
+                        rating::Column::Cause,
+                        rating::Column::RunId,
+                    ])
+                    // A run as of an earlier day never replaces a newer rating.
+                    .action_and_where(
+                        Expr::col((rating::Entity, rating::Column::AsOf))
+                            .lte(Expr::cust("excluded.as_of")),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for chunk in history.chunks(500) {
+        rating_history::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    rating_history::Column::RunId,
+                    rating_history::Column::SubjectId,
+                    rating_history::Column::ModelCode,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn history_row(r: rating::Model) -> rating_history::ActiveModel {
+    rating_history::ActiveModel {
+        id: NotSet,
+        subject_id: Set(r.subject_id),
+        model_id: Set(r.model_id),
+        model_code: Set(r.model_code),
+        model_version: Set(r.model_version),
+        score: Set(r.score),
+        grade: Set(r.grade),
+        grade_class: Set(r.grade_class),
+        supervision_level: Set(r.supervision_level),
+        factors: Set(r.factors),
+        as_of: Set(r.as_of),
+        valid_until: Set(r.valid_until),
+        rated_at: Set(r.rated_at),
+        cause: Set(r.cause),
+        run_id: Set(r.run_id),
+    }
+}
+
+/// Locks subjects' rows until the transaction ends (PostgreSQL; SQLite's writers are already
+/// serialized), so that a re-rating and an evaluation chunk touching the same subject take turns:
+/// whichever comes second reads the facts the first committed.
+pub async fn lock_subjects(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), AppError> {
+    if txn.get_database_backend() != sea_orm::DbBackend::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for chunk in sorted.chunks(1000) {
+        subject::Entity::find()
+            .select_only()
+            .column(subject::Column::Id)
+            .filter(subject::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(subject::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<i64>()
+            .all(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Re-rates subjects under every active model that applies to them. Call it inside the
+/// transaction that changed their facts, after the change.
+pub async fn rerate(
+    txn: &impl ConnectionTrait,
+    subject_ids: &[i64],
+    cause: Cause,
+) -> Result<(), AppError> {
+    if subject_ids.is_empty() {
+        return Ok(());
+    }
+    let mut ids = subject_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    lock_subjects(txn, &ids).await?;
+    let models = active_models(txn).await?;
+    let profiles = subject_profiles(txn, &ids).await?;
+    let facts = facts_of(txn, &ids).await?;
+    let today = china_today();
+    let mut rows = Vec::new();
+    for id in &ids {
+        let Some((kind, industry)) = profiles.get(id) else {
+            continue;
+        };
+        let empty = Facts::default();
+        let subject_facts = facts.get(id).unwrap_or(&empty);
+        for model in &models {
+            if model.model.applies_to(*kind, industry.as_deref()) {
+                let evaluation = rules::evaluate(&model.model, subject_facts, today);
+                rows.push(rating_row(*id, model, &evaluation, today, cause, None));
+            }
+        }
+    }
+    if cause == Cause::Subject {
+        // A changed industry can take a subject out of a model: drop the ratings that no
+        // longer apply, so supervision listings never show them.
+        for model in &models {
+            let gone: Vec<i64> = ids
+                .iter()
+                .filter(|id| {
+                    profiles.get(id).is_some_and(|(kind, industry)| {
+                        !model.model.applies_to(*kind, industry.as_deref())
+                    })
+                })
+                .copied()
+                .collect();
+            for chunk in gone.chunks(1000) {
+                rating::Entity::delete_many()
+                    .filter(rating::Column::ModelCode.eq(model.row.code.as_str()))
+                    .filter(rating::Column::SubjectId.is_in(chunk.iter().copied()))
+                    .exec(txn)
+                    .await?;
+            }
+        }
+    }
+    store(txn, rows, false).await
+}
+
+/// A rating as served: stored, or computed on read when the stored one has passed its
+/// `valid_until` (a fact left its window) or none was stored yet. Reads never write.
+#[derive(Debug, Clone)]
+pub struct ServedRating {
+    pub row: rating::Model,
+    /// True when computed for this read rather than read from the store.
+    pub computed_on_read: bool,
+}
+
+/// The subject's current rating under a model, or none when the model does not rate subjects of
+/// its kind and industry. Unknown or inactive model codes are NOT_FOUND.
+pub async fn current(
+    db: &impl ConnectionTrait,
+    subject: &subject::Model,
+    model_code: &str,
+) -> Result<Option<ServedRating>, AppError> {
+    let Some(model) = active_model(db, model_code).await? else {
+        return Err(AppError::NotFound(format!(
+            "no active evaluation model {model_code} (see `evaluationModels`)"
+        )));
+    };
+    let Some(kind) = SubjectKind::parse(&subject.kind) else {
+        return Ok(None);
+    };
+    if !model
+        .model
+        .applies_to(kind, subject.industry_code.as_deref())
+    {
+        return Ok(None);
+    }
+    let today = china_today();
+    let stored = rating::Entity::find()
+        .filter(rating::Column::SubjectId.eq(subject.id))
+        .filter(rating::Column::ModelCode.eq(model_code))
+        .one(db)
+        .await?;
+    if let Some(row) = stored
+        && row.as_of <= today
+        && row.valid_until.is_none_or(|v| v >= today)
+    {
+        return Ok(Some(ServedRating {
+            row,
+            computed_on_read: false,
+        }));
+    }
+    let facts = facts_of(db, &[subject.id]).await?;
+    let empty = Facts::default();
+    let evaluation = rules::evaluate(
+        &model.model,
+        facts.get(&subject.id).unwrap_or(&empty),
+        today,
+    );
+    Ok(Some(ServedRating {
+        row: rating_row(
+            subject.id,
+            &model,
+            &evaluation,
+            today,
+            Cause::Evaluation,
+            None,
+        ),
+        computed_on_read: true,
+    }))
+}
+
+/// A page of a subject's rating history, newest first.
+pub async fn history(
+    db: &impl ConnectionTrait,
+    subject_id: i64,
+    model_code: Option<&str>,
+    after_id: Option<i64>,
+    limit: u64,
+) -> Result<(Vec<rating_history::Model>, bool, u64), AppError> {
+    let mut query =
+        rating_history::Entity::find().filter(rating_history::Column::SubjectId.eq(subject_id));
+    if let Some(code) = model_code {
+        query = query.filter(rating_history::Column::ModelCode.eq(code));
+    }
+    let total = query.clone().count(db).await?;
+    if let Some(after) = after_id {
+        query = query.filter(rating_history::Column::Id.lt(after));
+    }
+    let mut rows = query
+        .order_by_desc(rating_history::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let has_next = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_next, total))
+}
