@@ -27,6 +27,13 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
                 .synchronous(sqlite::SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                // Read through a memory map shared by every connection instead of a pread into
+                // each connection's 2 MB page cache: measured on the evaluation of 100,000
+                // subjects, most of the time went to those system calls.
+                .pragma("mmap_size", "8589934592")
+                // Up to 64 MiB of dirty pages before a transaction spills to the WAL (the
+                // default 2 MiB made bulk loads write the same pages to the WAL many times).
+                .pragma("cache_size", "-65536")
         });
     } else {
         options.statement_timeout(Duration::from_secs(settings.execution_timeout_seconds));

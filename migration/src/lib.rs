@@ -9,6 +9,7 @@ mod m20261125_000003_create_records_tables;
 mod m20261125_000004_seed_catalog_policies_calendar;
 mod m20261125_000005_create_evaluation_tables;
 mod m20261125_000006_seed_evaluation_models;
+mod m20261125_000007_drop_record_foreign_keys;
 
 /// Every migration, in the order it runs.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_seed_catalog_policies_calendar::Migration),
             Box::new(m20261125_000005_create_evaluation_tables::Migration),
             Box::new(m20261125_000006_seed_evaluation_models::Migration),
+            Box::new(m20261125_000007_drop_record_foreign_keys::Migration),
         ]
     }
 }

@@ -281,7 +281,7 @@ async fn chunk(
     }
     let ids: Vec<i64> = subjects.iter().map(|s| s.0).collect();
     service::lock_subjects(&txn, &ids).await?;
-    let facts = service::facts_of(&txn, &ids).await?;
+    let facts = service::facts_in_range(&txn, &ids).await?;
     let empty = Facts::default();
     let mut rows = Vec::with_capacity(ids.len());
     for (id, kind, industry) in &subjects {

@@ -312,6 +312,44 @@ pub async fn facts_of(
 ) -> Result<HashMap<i64, Facts>, AppError> {
     let mut out: HashMap<i64, Facts> = ids.iter().map(|id| (*id, Facts::default())).collect();
     for chunk in ids.chunks(1000) {
+        facts_where(
+            db,
+            &mut out,
+            credit_record::Column::SubjectId.is_in(chunk.iter().copied()),
+            list_entry::Column::SubjectId.is_in(chunk.iter().copied()),
+        )
+        .await?;
+    }
+    Ok(out)
+}
+
+/// The facts of the subjects with ids in `first..=last` (one range scan of each index, for the
+/// batch evaluation, which goes through subjects in id order), for those in `ids`.
+pub async fn facts_in_range(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, Facts>, AppError> {
+    let mut out: HashMap<i64, Facts> = ids.iter().map(|id| (*id, Facts::default())).collect();
+    let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+        return Ok(out);
+    };
+    facts_where(
+        db,
+        &mut out,
+        credit_record::Column::SubjectId.between(*first, *last),
+        list_entry::Column::SubjectId.between(*first, *last),
+    )
+    .await?;
+    Ok(out)
+}
+
+async fn facts_where(
+    db: &impl ConnectionTrait,
+    out: &mut HashMap<i64, Facts>,
+    records_of: sea_orm::sea_query::SimpleExpr,
+    entries_of: sea_orm::sea_query::SimpleExpr,
+) -> Result<(), AppError> {
+    {
         let records: Vec<RecordRow> = credit_record::Entity::find()
             .select_only()
             .column(credit_record::Column::Id)
@@ -322,7 +360,7 @@ pub async fn facts_of(
             .column(credit_record::Column::Severity)
             .column(credit_record::Column::Department)
             .column(credit_record::Column::DecisionDate)
-            .filter(credit_record::Column::SubjectId.is_in(chunk.iter().copied()))
+            .filter(records_of)
             .filter(credit_record::Column::Status.eq("ACTIVE"))
             .into_tuple()
             .all(db)
@@ -355,7 +393,7 @@ pub async fn facts_of(
                 .column(list_entry::Column::List)
                 .column(list_entry::Column::DecidedOn)
                 .column(list_entry::Column::Until)
-                .filter(list_entry::Column::SubjectId.is_in(chunk.iter().copied()))
+                .filter(entries_of)
                 .filter(list_entry::Column::Status.eq("ACTIVE"))
                 .into_tuple()
                 .all(db)
@@ -374,7 +412,7 @@ pub async fn facts_of(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Why a subject was re-rated.
