@@ -71,8 +71,20 @@ pub enum Command {
         #[command(subcommand)]
         action: ClientAction,
     },
-    /// Load the demo data set (organizations, subjects, records, list entries) and exit.
-    DemoData,
+    /// Load the demo data set (organizations, subjects, records, list entries) and exit; with
+    /// `--subjects N`, generate N organizations with K records each instead (bulk, from a seed;
+    /// no ratings: run `evaluate` after it).
+    DemoData {
+        /// Generate this many subjects (e.g. 1000000).
+        #[arg(long)]
+        subjects: Option<u64>,
+        /// Records per generated subject.
+        #[arg(long, default_value_t = 10)]
+        records_per_subject: u32,
+        /// The seed: the same seed gives the same data; another seed gives other codes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Re-rate every subject a model applies to (the annual public credit comprehensive
     /// evaluation), with a progress bar. Joins or resumes the model's unfinished run, so it is
     /// safe to run again after a crash and on several nodes at once.
@@ -195,7 +207,51 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::DemoData => {
+        Command::DemoData {
+            subjects: Some(subjects),
+            records_per_subject,
+            seed,
+        } => {
+            let state = prepare_state(settings)
+                .await
+                .map_err(|e| CliError(e.to_string()))?;
+            crate::demo::load_organizations(&state.db)
+                .await
+                .map_err(|e| CliError(e.detail()))?;
+            let townships = crate::reference::regions(&state.db, None, Some("TOWNSHIP"))
+                .await
+                .map_err(|e| CliError(e.detail()))?
+                .into_iter()
+                .map(|r| r.code)
+                .collect::<Vec<_>>();
+            let started = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::new(subjects);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} subjects  {per_sec}  eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let plan = crate::demo::bulk::Plan {
+                subjects,
+                records_per_subject,
+                seed,
+            };
+            let made = crate::demo::bulk::generate(&state.db, plan, &townships, |done, _| {
+                bar.set_position(done)
+            })
+            .await
+            .map_err(|e| CliError(e.message()))?;
+            bar.finish();
+            eprintln!(
+                "generated {} subjects and {} records in {:.1} s",
+                made.subjects,
+                made.records,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::DemoData { subjects: None, .. } => {
             let state = prepare_state(settings)
                 .await
                 .map_err(|e| CliError(e.to_string()))?;

@@ -2,6 +2,7 @@
 //! kind across the townships of 柴桑区. Deterministic (a fixed seed) and idempotent: loading it
 //! twice changes nothing.
 
+pub mod bulk;
 pub mod records;
 
 use entity::{organization, region};

@@ -160,15 +160,16 @@ struct Checked {
 }
 
 /// The derived values of a record: severity window and policy.
-struct Derived {
-    severity: Option<Severity>,
-    published: bool,
-    public_until: Option<NaiveDate>,
-    repairable_from: Option<NaiveDate>,
-    policy_version: Option<String>,
+pub(crate) struct Derived {
+    pub severity: Option<Severity>,
+    pub published: bool,
+    pub public_until: Option<NaiveDate>,
+    pub repairable_from: Option<NaiveDate>,
+    pub policy_version: Option<String>,
 }
 
-fn derive(
+/// What a record's item, severity and decision date give under the policies.
+pub(crate) fn derive(
     item: &CatalogItem,
     severity: Option<Severity>,
     decided_on: NaiveDate,

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use credit_hub::auth::Role;
 use credit_hub::records::service::china_today;
 use credit_hub::subjects::rules::{CreditCode, ResidentId};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::both;
@@ -749,7 +750,67 @@ async fn households_roll_up_to_credit_villages_and_townships(backend: Backend) {
     assert_eq!(unknown.code(), Some("BAD_USER_INPUT"));
 }
 
+async fn the_generator_makes_valid_data_from_a_seed_once(backend: Backend) {
+    use credit_hub::demo::bulk::{Plan, generate};
+
+    let app = spawn_app(backend).await;
+    let db = app.db().clone();
+    let townships = vec![TOWN.to_owned(), "360404001000".to_owned()];
+    let plan = Plan {
+        subjects: 30,
+        records_per_subject: 4,
+        seed: 3,
+    };
+    let made = generate(&db, plan, &townships, |_, _| {})
+        .await
+        .expect("generate");
+    assert_eq!((made.subjects, made.records), (30, 120));
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM subject").await, 30);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM credit_record").await,
+        120
+    );
+    let late = app
+        .count("SELECT COUNT(*) AS n FROM credit_record WHERE late IS NOT NULL AND working_days IS NULL")
+        .await;
+    assert_eq!(late, 0, "every license and penalty has its working days");
+    let again = generate(&db, plan, &townships, |_, _| {}).await;
+    assert!(
+        again.is_err_and(|e| e.message().contains("already loaded")),
+        "the same seed twice is refused"
+    );
+
+    // The evaluation rates them; a generated code reads through the API like any other.
+    let run = credit_hub::ratings::evaluation::start(
+        &db,
+        &credit_hub::audit::Actor::cli("test"),
+        "PUBLIC_COMPREHENSIVE",
+        None,
+    )
+    .await
+    .expect("start")
+    .expect("run");
+    let done = credit_hub::ratings::evaluation::work(&db, run.id, 7, |_, _| {})
+        .await
+        .expect("work");
+    assert_eq!((done.done, done.total), (30, 30));
+    let code = app
+        .db()
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db().get_database_backend(),
+            "SELECT display_code AS code FROM subject ORDER BY id LIMIT 1".to_owned(),
+        ))
+        .await
+        .expect("query")
+        .and_then(|r| r.try_get::<String>("", "code").ok())
+        .unwrap_or_default();
+    let read = rating(&app, Role::Bank, &code, "PUBLIC_COMPREHENSIVE").await;
+    assert_eq!(read["rating"]["cause"], "EVALUATION", "{read}");
+    assert_eq!(read["rating"]["computedOnRead"], false);
+}
+
 both!(
+    the_generator_makes_valid_data_from_a_seed_once,
     a_write_rerates_the_subject_in_its_own_transaction,
     serious_dishonesty_forces_d_until_removed,
     models_are_versioned_validated_and_activated,

@@ -1,0 +1,231 @@
+//! Evaluation benchmark (issue 4), on SQLite and on PostgreSQL:
+//!
+//! 1. generates subjects and records with the bulk generator (`demo-data --subjects`);
+//! 2. runs the annual evaluation of PUBLIC_COMPREHENSIVE over all of them and prints the time;
+//! 3. reads one rating by code through the real HTTP API (`subject(code) { rating { … } }`),
+//!    sequentially, for random codes, and prints p50 / p99 and reads per second.
+//!
+//! Run at two sizes to compare the read (target: no more than 1.5× apart):
+//!
+//!     cargo bench --bench evaluation                                 # 1,000,000 × 10, both
+//!     EVAL_SUBJECTS=10000 cargo bench --bench evaluation -- sqlite   # one database, 10k
+//!
+//! EVAL_SUBJECTS (default 1,000,000), EVAL_RECORDS_PER_SUBJECT (10), EVAL_READS (5000).
+//! PostgreSQL comes from CREDIT_HUB_TEST_POSTGRES_URL (default
+//! postgres://postgres@127.0.0.1:5432/test); a database is created for the run and dropped.
+
+use std::time::{Duration, Instant};
+
+use credit_hub::auth::{Principal, Role};
+use credit_hub::config::Settings;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+async fn run(name: &str, database_url: String) {
+    let subjects = env("EVAL_SUBJECTS", 1_000_000);
+    let per_subject = env("EVAL_RECORDS_PER_SUBJECT", 10) as u32;
+    let reads = env("EVAL_READS", 5000);
+    let settings = Settings {
+        database_url,
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: Some("benchmark-secret-benchmark-secret-0123".into()),
+        id_hash_key: Some("benchmark-id-key-benchmark-id-key-0123".into()),
+        log_level: "warn".into(),
+        ..Settings::default()
+    };
+    let state = credit_hub::app::prepare_state(settings)
+        .await
+        .expect("prepare");
+    credit_hub::demo::load_organizations(&state.db)
+        .await
+        .expect("organizations");
+    let townships: Vec<String> = credit_hub::reference::regions(&state.db, None, Some("TOWNSHIP"))
+        .await
+        .expect("regions")
+        .into_iter()
+        .map(|r| r.code)
+        .collect();
+
+    let started = Instant::now();
+    let plan = credit_hub::demo::bulk::Plan {
+        subjects,
+        records_per_subject: per_subject,
+        seed: 7,
+    };
+    let made = credit_hub::demo::bulk::generate(&state.db, plan, &townships, |_, _| {})
+        .await
+        .expect("generate");
+    println!(
+        "{name:<10} generated {} subjects and {} records in {:.1} s",
+        made.subjects,
+        made.records,
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let run = credit_hub::ratings::evaluation::start(
+        &state.db,
+        &credit_hub::audit::Actor::cli("bench"),
+        "PUBLIC_COMPREHENSIVE",
+        None,
+    )
+    .await
+    .expect("start")
+    .expect("started");
+    let done = credit_hub::ratings::evaluation::work(
+        &state.db,
+        run.id,
+        credit_hub::ratings::evaluation::CHUNK,
+        |_, _| {},
+    )
+    .await
+    .expect("work");
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{name:<10} evaluation of {} subjects ({} records): {seconds:.1} s = {:.0} subjects/s ({})",
+        done.done,
+        made.records,
+        done.done as f64 / seconds,
+        done.status
+    );
+
+    // Codes of rated subjects, in random order.
+    let rows = state
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            state.db.get_database_backend(),
+            format!(
+                "SELECT s.display_code AS code FROM subject s JOIN rating r ON r.subject_id = s.id \
+                 AND r.model_code = 'PUBLIC_COMPREHENSIVE' ORDER BY r.id LIMIT {}",
+                subjects.min(200_000)
+            ),
+        ))
+        .await
+        .expect("codes");
+    let codes: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<String>("", "code").ok())
+        .collect();
+    let app = credit_hub::Application::with_state(state.clone()).expect("bind");
+    let url = format!("http://127.0.0.1:{}/graphql", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let token = state
+        .tokens
+        .mint(
+            &Principal {
+                client_id: "bench".into(),
+                organization: "JIUJIANG_BANK".into(),
+                role: Role::Bank,
+                scopes: Role::Bank
+                    .default_scopes()
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+            },
+            None,
+        )
+        .expect("token");
+    let client = reqwest::Client::new();
+    let query = "query ($code: String!) { subject(code: $code) { rating { score grade supervisionLevel } } }";
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut latencies = Vec::with_capacity(reads as usize);
+    // Warm up connections and caches a little, then measure.
+    for round in 0..(reads + 200) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let code = &codes[(x % codes.len().max(1) as u64) as usize];
+        let body = json!({"query": query, "variables": {"code": code}});
+        let sent = Instant::now();
+        let answer: Value = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        let took = sent.elapsed();
+        assert!(
+            answer["data"]["subject"]["rating"]["grade"].is_string(),
+            "{answer}"
+        );
+        if round >= 200 {
+            latencies.push(took);
+        }
+    }
+    latencies.sort();
+    let total: f64 = latencies.iter().map(Duration::as_secs_f64).sum();
+    println!(
+        "{name:<10} rating read by code at {} subjects: p50 {:.2} ms, p99 {:.2} ms, {:.0} reads/s (one connection, {} reads)",
+        made.subjects,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.len() as f64 / total,
+        latencies.len()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| f == name);
+    if wants("sqlite") {
+        let path = std::env::temp_dir().join(format!(
+            "credit-hub-eval-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        run("sqlite", format!("sqlite://{}?mode=rwc", path.display())).await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+    if wants("postgres") {
+        let admin_url = std::env::var("CREDIT_HUB_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("credit_hub_eval_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(admin_url.as_str())
+            .await
+            .expect("PostgreSQL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create");
+        let (url, query) = admin_url
+            .split_once('?')
+            .unwrap_or((admin_url.as_str(), ""));
+        let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        run("postgres", format!("{base}/{name}{query}")).await;
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await;
+    }
+}
