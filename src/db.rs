@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait, sqlx::sqlite,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait, sqlx::sqlite,
 };
 
 use crate::config::Settings;
@@ -44,6 +45,29 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     Migrator::up(db, None).await
+}
+
+/// One page of `query`, newest first by `id`, after the id `before` (the cursor of the page
+/// before), with whether more follow and the total the query counts.
+pub async fn newest_first<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+    id: E::Column,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<(Vec<E::Model>, bool, u64), sea_orm::DbErr>
+where
+    E::Model: Sync,
+{
+    let total = query.clone().count(db).await?;
+    let mut query = query;
+    if let Some(before) = before {
+        query = query.filter(id.lt(before));
+    }
+    let mut rows = query.order_by_desc(id).limit(limit + 1).all(db).await?;
+    let has_next = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((rows, has_next, total))
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at once

@@ -4,10 +4,7 @@
 pub mod graphql;
 
 use entity::audit_log;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::auth::Principal;
 use crate::error::AppError;
@@ -110,16 +107,5 @@ pub async fn list(
     if let Some(action) = &filter.action {
         query = query.filter(audit_log::Column::Action.eq(action.as_str()));
     }
-    let total = query.clone().count(db).await?;
-    if let Some(before) = before_id {
-        query = query.filter(audit_log::Column::Id.lt(before));
-    }
-    let mut rows = query
-        .order_by_desc(audit_log::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let has_next = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, has_next, total))
+    Ok(crate::db::newest_first(db, query, audit_log::Column::Id, before_id, limit).await?)
 }

@@ -6,10 +6,7 @@ pub mod bulk;
 pub mod records;
 
 use entity::{organization, region};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, PaginatorTrait};
 
 use crate::audit::Actor;
 use crate::error::AppError;
@@ -360,25 +357,14 @@ pub async fn load_organizations(db: &impl ConnectionTrait) -> Result<usize, AppE
 /// Loads the demo organizations and subjects; safe to run any number of times.
 pub async fn load(state: &AppState) -> Result<Loaded, AppError> {
     let organizations = load_organizations(&state.db).await?;
-    let townships: Vec<String> = region::Entity::find()
-        .filter(region::Column::Level.eq("TOWNSHIP"))
-        .order_by_asc(region::Column::Code)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|r| r.code)
-        .collect();
+    let codes = |regions: Vec<region::Model>| regions.into_iter().map(|r| r.code).collect();
+    let townships: Vec<String> =
+        codes(crate::reference::regions(&state.db, None, Some("TOWNSHIP")).await?);
     if townships.is_empty() {
         return Err(AppError::internal("no townships in the reference data"));
     }
-    let villages: Vec<String> = region::Entity::find()
-        .filter(region::Column::Level.eq("VILLAGE"))
-        .order_by_asc(region::Column::Code)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|r| r.code)
-        .collect();
+    let villages: Vec<String> =
+        codes(crate::reference::regions(&state.db, None, Some("VILLAGE")).await?);
     let drafts = subjects(&townships, &villages);
     let outcomes = service::register(
         &state.db,

@@ -144,18 +144,7 @@ pub async fn list(
     if let Some(code) = model_code {
         query = query.filter(evaluation_run::Column::ModelCode.eq(code));
     }
-    let total = query.clone().count(db).await?;
-    if let Some(after) = after_id {
-        query = query.filter(evaluation_run::Column::Id.lt(after));
-    }
-    let mut rows = query
-        .order_by_desc(evaluation_run::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let has_next = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, has_next, total))
+    Ok(crate::db::newest_first(db, query, evaluation_run::Column::Id, after_id, limit).await?)
 }
 
 /// Works on a run in the background of this node, logging how it ends.

@@ -11,7 +11,7 @@ use entity::{evaluation_run, rating, rating_history};
 use super::evaluation;
 use super::rules::{
     Definition, FactorNote, GradeClass, GradeDefinition, OverrideDefinition, RuleDefinition,
-    SupervisionLevel,
+    StoredFactor, SupervisionLevel,
 };
 use super::rural::{self, RuralRollup, VillageCredit};
 use super::service::{self, LoadedModel, StatusChange};
@@ -448,10 +448,16 @@ impl Rating {
     }
 
     /// What moved the score, fact by fact; the points add up to score − the model's base score.
-    async fn factors(&self) -> async_graphql::Result<Vec<RatingFactor>> {
-        let factors: Vec<super::rules::Factor> = serde_json::from_str(&self.row.factors)
+    async fn factors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RatingFactor>> {
+        let stored: Vec<StoredFactor> = serde_json::from_str(&self.row.factors)
             .map_err(|e| AppError::internal(format!("rating factors: {e}")))?;
-        Ok(factors
+        let state = ctx.state()?;
+        let model = service::model_by_id(&state.db, self.row.model_id)
+            .await?
+            .ok_or_else(|| AppError::internal("a rating's model version is missing"))?;
+        Ok(model
+            .model
+            .explain(&stored, self.row.as_of)
             .into_iter()
             .map(|f| RatingFactor {
                 rule: f.rule,
@@ -1169,6 +1175,26 @@ fn model_payload(
     })
 }
 
+async fn change_model_status(
+    ctx: &Context<'_>,
+    action: &str,
+    input: ModelVersionInput,
+    change: StatusChange,
+) -> async_graphql::Result<EvaluationModelPayload> {
+    ctx.caller().require(action, &[Role::Admin], "admin")?;
+    let state = ctx.state()?;
+    model_payload(
+        service::change_status(
+            &state.db,
+            &ctx.actor(),
+            input.code.trim(),
+            input.version,
+            change,
+        )
+        .await?,
+    )
+}
+
 #[derive(Default)]
 pub struct RatingsMutation;
 
@@ -1201,19 +1227,13 @@ impl RatingsMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The version to activate.")] input: ModelVersionInput,
     ) -> async_graphql::Result<EvaluationModelPayload> {
-        ctx.caller()
-            .require("activateEvaluationModel", &[Role::Admin], "admin")?;
-        let state = ctx.state()?;
-        model_payload(
-            service::change_status(
-                &state.db,
-                &ctx.actor(),
-                input.code.trim(),
-                input.version,
-                StatusChange::Activate,
-            )
-            .await?,
+        change_model_status(
+            ctx,
+            "activateEvaluationModel",
+            input,
+            StatusChange::Activate,
         )
+        .await
     }
 
     /// Retires a version (ADMIN). A model without an active version rates no one until another
@@ -1223,19 +1243,7 @@ impl RatingsMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The version to retire.")] input: ModelVersionInput,
     ) -> async_graphql::Result<EvaluationModelPayload> {
-        ctx.caller()
-            .require("retireEvaluationModel", &[Role::Admin], "admin")?;
-        let state = ctx.state()?;
-        model_payload(
-            service::change_status(
-                &state.db,
-                &ctx.actor(),
-                input.code.trim(),
-                input.version,
-                StatusChange::Retire,
-            )
-            .await?,
-        )
+        change_model_status(ctx, "retireEvaluationModel", input, StatusChange::Retire).await
     }
 
     /// Starts the batch evaluation of every subject a model applies to (ADMIN), in the

@@ -695,26 +695,112 @@ pub enum FactorNote {
 }
 
 /// One line of a rating's explanation. The points of all factors add up to score − base.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Factor {
     pub rule: String,
     pub description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list_entry_id: Option<i64>,
     /// The decision date of the record or entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<NaiveDate>,
     pub points: i32,
     /// First day of the rule's window; none when the rule looks back without limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_from: Option<NaiveDate>,
     /// Last day of the window: the evaluation date.
     pub window_to: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<FactorNote>,
+}
+
+/// A factor as stored with a rating: only what the model version cannot give back. The rule's
+/// description and window come from the version at read time ([`Model::explain`]), which keeps
+/// each stored rating about a quarter of the size (ingest writes thousands per batch).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredFactor {
+    #[serde(rename = "r")]
+    pub rule: String,
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<i64>,
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub list_entry_id: Option<i64>,
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<NaiveDate>,
+    #[serde(rename = "p")]
+    pub points: i32,
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<FactorNote>,
+}
+
+impl From<&Factor> for StoredFactor {
+    fn from(f: &Factor) -> Self {
+        StoredFactor {
+            rule: f.rule.clone(),
+            record_id: f.record_id,
+            list_entry_id: f.list_entry_id,
+            date: f.date,
+            points: f.points,
+            note: f.note,
+        }
+    }
+}
+
+const SCORE_BOUNDS: &str = "SCORE_BOUNDS";
+const OVERRIDE_PREFIX: &str = "OVERRIDE_";
+
+impl Model {
+    fn bounds_description(&self) -> String {
+        format!(
+            "the score is held between {} and {}",
+            self.min_score, self.max_score
+        )
+    }
+
+    fn override_description(&self, list: ListKind) -> String {
+        let grade = self
+            .overrides
+            .iter()
+            .find(|(l, _)| *l == list)
+            .map_or("?", |(_, band)| self.bands[*band].grade.as_str());
+        format!(
+            "a subject on the {} list is graded {grade} at best",
+            list.as_str()
+        )
+    }
+
+    fn window_from(&self, window_months: Option<u32>, as_of: NaiveDate) -> Option<NaiveDate> {
+        window_months
+            .and_then(|m| as_of.checked_sub_months(Months::new(m)))
+            .and_then(|d| d.checked_add_days(Days::new(1)))
+    }
+
+    /// Gives stored factors back their descriptions and windows, as `evaluate` made them.
+    pub fn explain(&self, stored: &[StoredFactor], as_of: NaiveDate) -> Vec<Factor> {
+        stored
+            .iter()
+            .map(|s| {
+                let rule = self.rules.iter().find(|r| r.code == s.rule);
+                let description = match rule {
+                    Some(r) => r.description.clone(),
+                    None if s.rule == SCORE_BOUNDS => self.bounds_description(),
+                    None => s
+                        .rule
+                        .strip_prefix(OVERRIDE_PREFIX)
+                        .and_then(ListKind::parse)
+                        .map_or_else(|| s.rule.clone(), |l| self.override_description(l)),
+                };
+                Factor {
+                    rule: s.rule.clone(),
+                    description,
+                    record_id: s.record_id,
+                    list_entry_id: s.list_entry_id,
+                    date: s.date,
+                    points: s.points,
+                    window_from: rule.and_then(|r| self.window_from(r.window_months, as_of)),
+                    window_to: as_of,
+                    note: s.note,
+                }
+            })
+            .collect()
+    }
 }
 
 /// A subject's rating under one model on one date.
@@ -766,10 +852,7 @@ pub fn evaluate(model: &Model, facts: &Facts, as_of: NaiveDate) -> Evaluation {
     let day_before = |d: NaiveDate| d.checked_sub_days(Days::new(1));
 
     for rule in &model.rules {
-        let window_from = rule
-            .window_months
-            .and_then(|m| as_of.checked_sub_months(Months::new(m)))
-            .and_then(|d| d.checked_add_days(Days::new(1)));
+        let window_from = model.window_from(rule.window_months, as_of);
         // (date, id, is_list)
         let mut matched: Vec<(NaiveDate, i64, bool)> = Vec::new();
         match &rule.matcher {
@@ -847,11 +930,8 @@ pub fn evaluate(model: &Model, facts: &Facts, as_of: NaiveDate) -> Evaluation {
     let score = raw.clamp(i64::from(model.min_score), i64::from(model.max_score));
     if score != raw {
         factors.push(Factor {
-            rule: "SCORE_BOUNDS".into(),
-            description: format!(
-                "the score is held between {} and {}",
-                model.min_score, model.max_score
-            ),
+            rule: SCORE_BOUNDS.into(),
+            description: model.bounds_description(),
             record_id: None,
             list_entry_id: None,
             date: None,
@@ -879,12 +959,8 @@ pub fn evaluate(model: &Model, facts: &Facts, as_of: NaiveDate) -> Evaluation {
                 band = *cap_band;
             }
             factors.push(Factor {
-                rule: format!("OVERRIDE_{}", list.as_str()),
-                description: format!(
-                    "a subject on the {} list is graded {} at best",
-                    list.as_str(),
-                    model.bands[*cap_band].grade
-                ),
+                rule: format!("{OVERRIDE_PREFIX}{}", list.as_str()),
+                description: model.override_description(*list),
                 record_id: None,
                 list_entry_id: Some(entry.id),
                 date: Some(entry.decided_on),
@@ -1299,6 +1375,17 @@ mod tests {
                 until: None,
             });
             prop_assert_eq!(evaluate(&m, &on_list, as_of).class, GradeClass::D);
+        }
+
+        #[test]
+        fn stored_factors_explain_as_evaluated(facts in arb_facts()) {
+            let m = model();
+            let as_of = date("2026-11-25");
+            let e = evaluate(&m, &facts, as_of);
+            let stored: Vec<StoredFactor> = e.factors.iter().map(StoredFactor::from).collect();
+            let text = serde_json::to_string(&stored).unwrap_or_default();
+            let back: Vec<StoredFactor> = serde_json::from_str(&text).unwrap_or_default();
+            prop_assert_eq!(m.explain(&back, as_of), e.factors);
         }
 
         #[test]

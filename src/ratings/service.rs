@@ -9,12 +9,14 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::NotSet,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
-use super::rules::{self, Definition, Evaluation, Facts, ListFact, Model, RecordFact};
+use super::rules::{
+    self, Definition, Evaluation, Facts, ListFact, Model, RecordFact, StoredFactor,
+};
 use crate::audit::{self, Actor, AuditEntry};
 use crate::catalog::{Polarity, RecordCategory};
 use crate::error::{AppError, FieldError, UserErrorCode};
@@ -67,6 +69,18 @@ pub async fn models(
         query = query.filter(evaluation_model::Column::Code.eq(code));
     }
     query.all(db).await?.into_iter().map(loaded).collect()
+}
+
+/// One model version by id.
+pub async fn model_by_id(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<LoadedModel>, AppError> {
+    evaluation_model::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(loaded)
+        .transpose()
 }
 
 /// The active version of every model.
@@ -461,7 +475,14 @@ pub fn rating_row(
         grade: evaluation.grade.clone(),
         grade_class: evaluation.class.as_str().to_owned(),
         supervision_level: evaluation.supervision.as_str().to_owned(),
-        factors: serde_json::to_string(&evaluation.factors).unwrap_or_else(|_| "[]".into()),
+        factors: serde_json::to_string(
+            &evaluation
+                .factors
+                .iter()
+                .map(StoredFactor::from)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_else(|_| "[]".into()),
         as_of,
         valid_until: evaluation.valid_until,
         rated_at: Utc::now(),
@@ -742,16 +763,5 @@ pub async fn history(
     if let Some(code) = model_code {
         query = query.filter(rating_history::Column::ModelCode.eq(code));
     }
-    let total = query.clone().count(db).await?;
-    if let Some(after) = after_id {
-        query = query.filter(rating_history::Column::Id.lt(after));
-    }
-    let mut rows = query
-        .order_by_desc(rating_history::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let has_next = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, has_next, total))
+    Ok(crate::db::newest_first(db, query, rating_history::Column::Id, after_id, limit).await?)
 }
