@@ -568,18 +568,25 @@ pub async fn store(
             .await?;
     }
     for chunk in history.chunks(500) {
-        rating_history::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([
-                    rating_history::Column::RunId,
-                    rating_history::Column::SubjectId,
-                    rating_history::Column::ModelCode,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
+        let insert = rating_history::Entity::insert_many(chunk.to_vec());
+        if always_history {
+            // A run writes each subject once: a chunk redone after a lost race skips its rows.
+            insert
+                .on_conflict(
+                    OnConflict::columns([
+                        rating_history::Column::RunId,
+                        rating_history::Column::SubjectId,
+                        rating_history::Column::ModelCode,
+                    ])
+                    .target_and_where(Expr::col(rating_history::Column::RunId).is_not_null())
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await?;
+        } else {
+            insert.exec_without_returning(txn).await?;
+        }
     }
     Ok(())
 }
