@@ -2,6 +2,7 @@
 //! every write that changes a subject's facts, so a read never serves a stale grade.
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::{NaiveDate, Utc};
 use entity::{credit_record, evaluation_model, list_entry, rating, rating_history, subject};
@@ -32,29 +33,42 @@ pub const DEFAULT_MODEL: &str = "PUBLIC_COMPREHENSIVE";
 #[derive(Debug, Clone)]
 pub struct LoadedModel {
     pub row: evaluation_model::Model,
-    pub definition: Definition,
-    pub model: Model,
+    pub definition: Arc<Definition>,
+    pub model: Arc<Model>,
 }
 
 /// Parses and compiles a stored version.
 pub fn loaded(row: evaluation_model::Model) -> Result<LoadedModel, AppError> {
-    let definition: Definition = serde_json::from_str(&row.definition).map_err(|e| {
-        AppError::internal(format!(
-            "model {} v{} does not parse: {e}",
-            row.code, row.version
-        ))
-    })?;
-    let model = rules::compile(&definition).map_err(|e| {
-        AppError::internal(format!(
-            "model {} v{} does not compile: {e:?}",
-            row.code, row.version
-        ))
-    })?;
+    let (definition, model) = compiled(&row.definition)
+        .map_err(|e| AppError::internal(format!("model {} v{}: {e}", row.code, row.version)))?;
     Ok(LoadedModel {
         row,
         definition,
         model,
     })
+}
+
+type Compiled = (Arc<Definition>, Arc<Model>);
+
+/// Parses and compiles a stored definition once per process. A version's definition is never
+/// edited, so its text is a safe key whatever database or node it comes from; every write
+/// re-rates under all active models, and reads explain factors with the version's rules.
+fn compiled(text: &str) -> Result<Compiled, String> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Compiled>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    if let Ok(cache) = CACHE.lock()
+        && let Some(hit) = cache.get(text)
+    {
+        return Ok(hit.clone());
+    }
+    let definition: Definition =
+        serde_json::from_str(text).map_err(|e| format!("does not parse: {e}"))?;
+    let model = rules::compile(&definition).map_err(|e| format!("does not compile: {e:?}"))?;
+    let entry = (Arc::new(definition), Arc::new(model));
+    if let Ok(mut cache) = CACHE.lock() {
+        cache.insert(text.to_owned(), entry.clone());
+    }
+    Ok(entry)
 }
 
 /// Every version of every model (or of one code), newest version first per code.
