@@ -809,8 +809,53 @@ async fn the_generator_makes_valid_data_from_a_seed_once(backend: Backend) {
     assert_eq!(read["rating"]["computedOnRead"], false);
 }
 
+async fn a_new_industry_moves_the_subject_between_industry_models(backend: Backend) {
+    let app = spawn_app(backend).await;
+    register(
+        &app,
+        json!([{"kind": "ENTERPRISE", "code": FOOD, "name": "九江甲食品有限公司", "regionCode": TOWN, "industryCode": "C"}]),
+    )
+    .await;
+    let listed = |model: &'static str| {
+        let app = &app;
+        async move {
+            let answer = app
+                .as_role(
+                    Role::Department,
+                    "query ($m: String!) { supervisedSubjects(model: $m) { totalCount } }",
+                    json!({"m": model}),
+                )
+                .await;
+            answer.body["data"]["supervisedSubjects"]["totalCount"].clone()
+        }
+    };
+    assert_eq!(listed("FOOD_DRUG").await, 1);
+    assert_eq!(listed("MEDICAL").await, 0);
+    let update = app
+        .as_role(
+            Role::Department,
+            "mutation { updateSubject(input: {code: \"91350100M000100Y43\", industryCode: \"Q\"}) { userErrors { message } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        update.body["data"]["updateSubject"]["userErrors"],
+        json!([]),
+        "{}",
+        update.text
+    );
+    // Rated by the medical model now, and no longer listed under food and drugs.
+    assert_eq!(listed("FOOD_DRUG").await, 0);
+    assert_eq!(listed("MEDICAL").await, 1);
+    let food = rating(&app, Role::Department, FOOD, "FOOD_DRUG").await;
+    assert!(food["rating"].is_null(), "{food}");
+    let medical = rating(&app, Role::Department, FOOD, "MEDICAL").await;
+    assert_eq!(medical["rating"]["cause"], "SUBJECT", "{medical}");
+}
+
 both!(
     the_generator_makes_valid_data_from_a_seed_once,
+    a_new_industry_moves_the_subject_between_industry_models,
     a_write_rerates_the_subject_in_its_own_transaction,
     serious_dishonesty_forces_d_until_removed,
     models_are_versioned_validated_and_activated,
