@@ -14,11 +14,13 @@
 //! PostgreSQL comes from CREDIT_HUB_TEST_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/test); a database is created for the run and dropped.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use credit_hub::auth::{Principal, Role};
 use credit_hub::config::Settings;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 #[global_allocator]
@@ -188,44 +190,5 @@ async fn run(name: &str, database_url: String) {
 
 #[tokio::main]
 async fn main() {
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| f == name);
-    if wants("sqlite") {
-        let path = std::env::temp_dir().join(format!(
-            "credit-hub-eval-{}.db",
-            uuid::Uuid::new_v4().simple()
-        ));
-        run("sqlite", format!("sqlite://{}?mode=rwc", path.display())).await;
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-    }
-    if wants("postgres") {
-        let admin_url = std::env::var("CREDIT_HUB_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let name = format!("credit_hub_eval_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(admin_url.as_str())
-            .await
-            .expect("PostgreSQL");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .expect("create");
-        let (url, query) = admin_url
-            .split_once('?')
-            .unwrap_or((admin_url.as_str(), ""));
-        let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
-        let query = if query.is_empty() {
-            String::new()
-        } else {
-            format!("?{query}")
-        };
-        run("postgres", format!("{base}/{name}{query}")).await;
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await;
-    }
+    support::on_each_database("eval", run).await;
 }

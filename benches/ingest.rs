@@ -9,13 +9,14 @@
 //! PostgreSQL is taken from CREDIT_HUB_TEST_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/test); a database is created for the run and dropped.
 
+mod support;
+
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use credit_hub::auth::{Principal, Role};
 use credit_hub::config::Settings;
 use credit_hub::subjects::rules::CreditCode;
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
 // The same allocator as the `credit-hub` binary, since the server runs in this process.
@@ -167,11 +168,6 @@ async fn run(name: &str, database_url: String, records: usize, concurrency: usiz
 
 #[tokio::main]
 async fn main() {
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| f == name);
     let records: usize = std::env::var("INGEST_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -180,51 +176,5 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
-    if wants("sqlite") {
-        let path = std::env::temp_dir().join(format!(
-            "credit-hub-bench-{}.db",
-            uuid::Uuid::new_v4().simple()
-        ));
-        run(
-            "sqlite",
-            format!("sqlite://{}?mode=rwc", path.display()),
-            records,
-            concurrency,
-        )
-        .await;
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-    }
-    if wants("postgres") {
-        let admin_url = std::env::var("CREDIT_HUB_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let name = format!("credit_hub_bench_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(admin_url.as_str())
-            .await
-            .expect("PostgreSQL");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .expect("create");
-        let (url, query) = admin_url
-            .split_once('?')
-            .unwrap_or((admin_url.as_str(), ""));
-        let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
-        let query = if query.is_empty() {
-            String::new()
-        } else {
-            format!("?{query}")
-        };
-        run(
-            "postgres",
-            format!("{base}/{name}{query}"),
-            records,
-            concurrency,
-        )
-        .await;
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await;
-    }
+    support::on_each_database("bench", |name, url| run(name, url, records, concurrency)).await;
 }

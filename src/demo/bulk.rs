@@ -40,12 +40,12 @@ pub struct Generated {
 const BATCH: u64 = 5_000;
 const SERIES: &[u8] = b"ABCDEFGHJKLMNPQRTUWXY";
 
-/// (kind, USCC category code, per mille).
-const KINDS: &[(&str, &str, u64)] = &[
-    ("ENTERPRISE", "91", 750),
-    ("INDIVIDUAL_BUSINESS", "92", 200),
-    ("FARMER_COOPERATIVE", "93", 30),
-    ("SOCIAL_ORGANIZATION", "51", 20),
+/// ((kind, USCC category code), per mille).
+const KINDS: &[((&str, &str), u64)] = &[
+    (("ENTERPRISE", "91"), 750),
+    (("INDIVIDUAL_BUSINESS", "92"), 200),
+    (("FARMER_COOPERATIVE", "93"), 30),
+    (("SOCIAL_ORGANIZATION", "51"), 20),
 ];
 const INDUSTRIES: &[&str] = &[
     "C", "C", "C", "F", "F", "F", "F", "E", "E", "H", "H", "A", "A", "I", "L", "M", "G", "K", "O",
@@ -108,13 +108,7 @@ struct NewSubject {
 }
 
 fn subject_of(rng: &mut Seeded, series: u8, n: u64, townships: &[String]) -> NewSubject {
-    let (kind, category) = *weighted(
-        rng,
-        &KINDS
-            .iter()
-            .map(|(k, c, w)| ((*k, *c), *w))
-            .collect::<Vec<_>>(),
-    );
+    let (kind, category) = *weighted(rng, KINDS);
     let trade = super::TRADE_NAMES[rng.below(super::TRADE_NAMES.len())];
     let name = match kind {
         "INDIVIDUAL_BUSINESS" => format!("柴桑区{trade}{n}号个体工商户"),
@@ -150,7 +144,6 @@ struct Context {
     today: NaiveDate,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn record_of(
     rng: &mut Seeded,
     ctx: &Context,
@@ -251,7 +244,7 @@ pub async fn generate(
         return Err(AppError::internal("no townships in the reference data"));
     }
     let series = SERIES[(plan.seed % SERIES.len() as u64) as usize];
-    let first = code(KINDS[0].1, series, 0);
+    let first = code(KINDS[0].0.1, series, 0);
     let taken = subject::Entity::find()
         .filter(subject::Column::LookupKey.like(format!("__360404{}%", char::from(series))))
         .one(db)

@@ -15,6 +15,7 @@ use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::Settings;
 use crate::lists::graphql::{ListsMutation, ListsQuery};
 use crate::ratings::graphql::{RatingsMutation, RatingsQuery};
+use crate::ratings::loader::ModelLoader;
 use crate::records::graphql::{RecordsMutation, RecordsQuery};
 use crate::reference::{graphql::ReferenceQuery, loader::ReferenceLoader};
 use crate::state::AppState;
@@ -83,13 +84,16 @@ pub struct Schemas {
 
 pub fn build(state: &AppState) -> Schemas {
     let finish = |locked: bool| {
-        let mut builder =
-            schema_builder(&state.settings)
-                .data(state.clone())
-                .data(DataLoader::new(
-                    ReferenceLoader::new(state.db.clone()),
-                    tokio::spawn,
-                ));
+        let mut builder = schema_builder(&state.settings)
+            .data(state.clone())
+            .data(DataLoader::new(
+                ReferenceLoader::new(state.db.clone()),
+                tokio::spawn,
+            ))
+            .data(DataLoader::new(
+                ModelLoader::new(state.db.clone()),
+                tokio::spawn,
+            ));
         if locked {
             builder = builder.disable_introspection().disable_suggestions();
         }

@@ -4,11 +4,14 @@
 //! tiered supervision (`supervisedSubjects`, `supervisionSample`) and rural credit
 //! (`ruralCredit`).
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{
+    Context, ErrorExtensions, ID, InputObject, Object, SimpleObject, dataloader::DataLoader,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{evaluation_run, rating, rating_history};
 
 use super::evaluation;
+use super::loader::{ModelLoader, ModelVersionId};
 use super::rules::{
     Definition, FactorNote, GradeClass, GradeDefinition, OverrideDefinition, RuleDefinition,
     StoredFactor, SupervisionLevel,
@@ -451,9 +454,11 @@ impl Rating {
     async fn factors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RatingFactor>> {
         let stored: Vec<StoredFactor> = serde_json::from_str(&self.row.factors)
             .map_err(|e| AppError::internal(format!("rating factors: {e}")))?;
-        let state = ctx.state()?;
-        let model = service::model_by_id(&state.db, self.row.model_id)
-            .await?
+        let model = ctx
+            .data::<DataLoader<ModelLoader>>()?
+            .load_one(ModelVersionId(self.row.model_id))
+            .await
+            .map_err(|e| e.as_ref().extend())?
             .ok_or_else(|| AppError::internal("a rating's model version is missing"))?;
         Ok(model
             .model
@@ -838,35 +843,44 @@ impl RuralCredit {
     }
 }
 
-async fn region_scope(
+/// The scope of a supervision query: the model must be active and the region known.
+async fn supervision_scope(
     ctx: &Context<'_>,
-    argument: &str,
-    code: Option<&str>,
-) -> async_graphql::Result<Option<String>> {
-    let Some(code) = code else {
-        return Ok(None);
-    };
+    model_code: String,
+    level: Option<SupervisionLevel>,
+    industry_code: Option<String>,
+    region_code: Option<String>,
+) -> async_graphql::Result<Scope> {
     let state = ctx.state()?;
-    match crate::reference::region(&state.db, code).await? {
-        Some(row) => Ok(Some(crate::reference::region_prefix(&row.code, &row.level))),
-        None => Err(AppError::bad_input(
-            argument,
-            format!("{code} is not a region of the reference data (see `regions`)"),
-        )
-        .into()),
-    }
-}
-
-async fn known_model(ctx: &Context<'_>, code: &str) -> async_graphql::Result<()> {
-    let state = ctx.state()?;
-    if service::active_model(&state.db, code).await?.is_none() {
+    if service::active_model(&state.db, &model_code)
+        .await?
+        .is_none()
+    {
         return Err(AppError::bad_input(
             "model",
-            format!("no active evaluation model {code} (see `evaluationModels`)"),
+            format!("no active evaluation model {model_code} (see `evaluationModels`)"),
         )
         .into());
     }
-    Ok(())
+    let region_prefix = match region_code {
+        None => None,
+        Some(code) => match crate::reference::region(&state.db, &code).await? {
+            Some(row) => Some(crate::reference::region_prefix(&row.code, &row.level)),
+            None => {
+                return Err(AppError::bad_input(
+                    "regionCode",
+                    format!("{code} is not a region of the reference data (see `regions`)"),
+                )
+                .into());
+            }
+        },
+    };
+    Ok(Scope {
+        model_code,
+        level,
+        industry_code,
+        region_prefix,
+    })
 }
 
 #[derive(Default)]
@@ -976,13 +990,7 @@ impl RatingsQuery {
             .map(IdCursor::parse)
             .transpose()?
             .map(|c| c.0);
-        known_model(ctx, &model).await?;
-        let scope = Scope {
-            region_prefix: region_scope(ctx, "regionCode", region_code.as_deref()).await?,
-            model_code: model,
-            level,
-            industry_code,
-        };
+        let scope = supervision_scope(ctx, model, level, industry_code, region_code).await?;
         let (rows, has_next, total) = supervision::list(&state.db, &scope, after_id, limit).await?;
         let ids: Vec<i64> = rows.iter().map(|(r, _)| r.subject_id).collect();
         let visible =
@@ -1046,14 +1054,8 @@ impl RatingsQuery {
         if seed.is_empty() || seed.chars().count() > 200 {
             return Err(AppError::bad_input("seed", "seed must be 1 to 200 characters").into());
         }
-        known_model(ctx, &model).await?;
         let state = ctx.state()?;
-        let scope = Scope {
-            region_prefix: region_scope(ctx, "regionCode", region_code.as_deref()).await?,
-            model_code: model,
-            level,
-            industry_code,
-        };
+        let scope = supervision_scope(ctx, model, level, industry_code, region_code).await?;
         let groups = supervision::sample(&state.db, &scope, &seed, |_| size as usize).await?;
         let ids: Vec<i64> = groups
             .iter()

@@ -4,6 +4,7 @@
 
 pub mod evaluation;
 pub mod graphql;
+pub mod loader;
 pub mod rules;
 pub mod rural;
 pub mod service;

@@ -85,16 +85,18 @@ pub async fn models(
     query.all(db).await?.into_iter().map(loaded).collect()
 }
 
-/// One model version by id.
-pub async fn model_by_id(
+/// Model versions by id.
+pub async fn models_by_ids(
     db: &impl ConnectionTrait,
-    id: i64,
-) -> Result<Option<LoadedModel>, AppError> {
-    evaluation_model::Entity::find_by_id(id)
-        .one(db)
+    ids: &[i64],
+) -> Result<Vec<LoadedModel>, AppError> {
+    evaluation_model::Entity::find()
+        .filter(evaluation_model::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
         .await?
+        .into_iter()
         .map(loaded)
-        .transpose()
+        .collect()
 }
 
 /// The active version of every model.

@@ -350,3 +350,39 @@ pub fn callers() -> Vec<Option<Role>> {
 pub fn production(settings: &mut Settings) {
     settings.mode = Mode::Production;
 }
+
+/// A valid USCC standing for the deciding authority in test penalties.
+pub const AUTHORITY: &str = "12100000400009880K";
+
+/// A penalty row keyed by the national CF_* codes.
+pub fn penalty(code: &str, number: &str, decided: chrono::NaiveDate, types: &str) -> Value {
+    let mut fields = json!({
+        "CF_XDR_MC": "九江甲食品有限公司",
+        "CF_XDR_LB": "法人及非法人组织",
+        "CF_XDR_SHXYM": code,
+        "CF_FRDB": "张建国",
+        "CF_WSH": number,
+        "CF_WFXW": "销售过期食品",
+        "CF_SY": "经查，当事人销售超过保质期的食品。",
+        "CF_YJ": "《中华人民共和国食品安全法》第一百二十四条",
+        "CF_CFLB": types,
+        "CF_NR": "罚款2000元",
+        "CF_JDRQ": decided.to_string(),
+        "CF_CFJG": "柴桑区市场监督管理局",
+        "CF_CFJGDM": AUTHORITY,
+        "CF_SJLY": "柴桑区市场监督管理局",
+        "CF_SJLYDM": AUTHORITY,
+    });
+    if types.contains("罚款") {
+        fields["CF_NR_FK"] = json!(0.2);
+    }
+    if types.contains("吊销许可证件") {
+        fields["CF_NR_ZKDX"] = json!("食品经营许可证 JY13604040001");
+    }
+    json!({ "item": "ADMIN_PENALTY", "fields": fields })
+}
+
+/// A date `n` days before today in China.
+pub fn days_ago(n: i64) -> chrono::NaiveDate {
+    credit_hub::records::service::china_today() - chrono::Duration::days(n)
+}

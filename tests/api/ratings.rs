@@ -12,12 +12,11 @@ use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp, days_ago, penalty, spawn_app};
 
 const TOWN: &str = "360404104000";
 const VILLAGE: &str = "360404104206";
 const FOOD: &str = "91350100M000100Y43";
-const AUTHORITY: &str = "12100000400009880K";
 
 fn uscc(n: usize) -> String {
     CreditCode::with_check_character(&format!("91360404MA{n:07}"))
@@ -44,33 +43,6 @@ async fn register(app: &TestApp, subjects: Value) {
         "{}",
         answer.text
     );
-}
-
-fn penalty(code: &str, number: &str, decided: NaiveDate, types: &str) -> Value {
-    let mut fields = json!({
-        "CF_XDR_MC": "九江甲食品有限公司",
-        "CF_XDR_LB": "法人及非法人组织",
-        "CF_XDR_SHXYM": code,
-        "CF_FRDB": "张建国",
-        "CF_WSH": number,
-        "CF_WFXW": "销售过期食品",
-        "CF_SY": "经查，当事人销售超过保质期的食品。",
-        "CF_YJ": "《中华人民共和国食品安全法》第一百二十四条",
-        "CF_CFLB": types,
-        "CF_NR": "罚款2000元",
-        "CF_JDRQ": decided.to_string(),
-        "CF_CFJG": "柴桑区市场监督管理局",
-        "CF_CFJGDM": AUTHORITY,
-        "CF_SJLY": "柴桑区市场监督管理局",
-        "CF_SJLYDM": AUTHORITY,
-    });
-    if types.contains("罚款") {
-        fields["CF_NR_FK"] = json!(0.2);
-    }
-    if types.contains("吊销许可证件") {
-        fields["CF_NR_ZKDX"] = json!("食品经营许可证 JY13604040001");
-    }
-    json!({ "item": "ADMIN_PENALTY", "fields": fields })
 }
 
 /// A penalty on a household, found by the householder's resident ID.
@@ -116,10 +88,6 @@ async fn rating(app: &TestApp, role: Role, code: &str, model: &str) -> Value {
         .await;
     assert!(answer.body["errors"].is_null(), "{}", answer.text);
     answer.body["data"]["subject"].clone()
-}
-
-fn days_ago(n: i64) -> NaiveDate {
-    china_today() - chrono::Duration::days(n)
 }
 
 async fn a_write_rerates_the_subject_in_its_own_transaction(backend: Backend) {

@@ -7,15 +7,13 @@ use credit_hub::records::service::{RecordRow, china_today};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, callers, spawn_app};
+use crate::helpers::{AUTHORITY, Backend, TestApp, callers, days_ago, penalty, spawn_app};
 
 const TOWN: &str = "360404104000";
 const FOOD: &str = "91350100M000100Y43";
 const BUILDER: &str = "91320621MA1MRHG205";
 const AGENCY: &str = "11230500001755309F";
 const PERSON: &str = "11010519491231002X";
-/// A valid USCC standing for the deciding authority in the rows below.
-const AUTHORITY: &str = "12100000400009880K";
 
 async fn seed_subjects(app: &TestApp) {
     let answer = app
@@ -37,34 +35,6 @@ async fn seed_subjects(app: &TestApp) {
     );
 }
 
-/// A penalty row keyed by the national CF_* codes.
-fn penalty(code: &str, number: &str, decided: NaiveDate, types: &str) -> Value {
-    let mut fields = json!({
-        "CF_XDR_MC": "九江甲食品有限公司",
-        "CF_XDR_LB": "法人及非法人组织",
-        "CF_XDR_SHXYM": code,
-        "CF_FRDB": "张建国",
-        "CF_WSH": number,
-        "CF_WFXW": "销售过期食品",
-        "CF_SY": "经查，当事人销售超过保质期的食品。",
-        "CF_YJ": "《中华人民共和国食品安全法》第一百二十四条",
-        "CF_CFLB": types,
-        "CF_NR": "罚款2000元",
-        "CF_JDRQ": decided.to_string(),
-        "CF_CFJG": "柴桑区市场监督管理局",
-        "CF_CFJGDM": AUTHORITY,
-        "CF_SJLY": "柴桑区市场监督管理局",
-        "CF_SJLYDM": AUTHORITY,
-    });
-    if types.contains("罚款") {
-        fields["CF_NR_FK"] = json!(0.2);
-    }
-    if types.contains("吊销许可证件") {
-        fields["CF_NR_ZKDX"] = json!("食品经营许可证 JY13604040001");
-    }
-    json!({ "item": "ADMIN_PENALTY", "fields": fields })
-}
-
 const SUBMIT: &str = r#"mutation ($records: [CreditRecordInput!]!) {
   submitCreditRecords(input: {records: $records}) {
     acceptedCount duplicateCount refusedCount lateCount
@@ -79,10 +49,6 @@ async fn submit(app: &TestApp, role: Role, records: Value) -> Value {
         .await;
     assert!(answer.body["errors"].is_null(), "{}", answer.text);
     answer.body["data"]["submitCreditRecords"].clone()
-}
-
-fn days_ago(n: i64) -> NaiveDate {
-    china_today() - Duration::days(n)
 }
 
 async fn a_mixed_batch_is_answered_row_by_row_and_twice_is_idempotent(backend: Backend) {
