@@ -57,6 +57,21 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
 }
 
 /// A bound, ready server.
+/// Forgets the answers kept for `Idempotency-Key` replays once their time is up, hourly.
+fn spawn_idempotency_purge(db: sea_orm::DatabaseConnection) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match crate::idempotency::purge(&db, chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(forgotten = n, "expired idempotency keys purged"),
+                Err(e) => tracing::warn!(error = %e, "purging expired idempotency keys failed"),
+            }
+        }
+    });
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -86,6 +101,7 @@ impl Application {
             tracing::info!(run = run.id, model = %run.model_code, done = run.done, "resuming evaluation run");
             crate::ratings::evaluation::spawn(state.db.clone(), run.id);
         }
+        spawn_idempotency_purge(state.db.clone());
         Self::with_state(state)
     }
 

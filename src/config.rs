@@ -70,6 +70,8 @@ pub struct Settings {
     pub max_batch: usize,
     pub execution_timeout_seconds: u64,
     pub shutdown_timeout_seconds: u64,
+    /// How long the answer to an `Idempotency-Key` is kept for replays (at least 24).
+    pub idempotency_key_hours: u64,
 }
 
 impl Default for Settings {
@@ -100,6 +102,7 @@ impl Default for Settings {
             max_batch: 10,
             execution_timeout_seconds: 30,
             shutdown_timeout_seconds: 30,
+            idempotency_key_hours: 24,
         }
     }
 }
@@ -164,6 +167,9 @@ impl Settings {
                      (at least 32 random bytes); it must never change once subjects are registered",
                 );
             }
+        }
+        if self.idempotency_key_hours < 24 {
+            return invalid("idempotency_key_hours must be at least 24 (DESIGN.md: kept ≥ 24 h)");
         }
         if self.max_batch == 0 || self.db_max_connections == 0 {
             return invalid("max_batch and db_max_connections must be at least 1");

@@ -12,7 +12,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
     Statement, TransactionTrait, Value,
 };
-use sha2::{Digest, Sha256};
 
 use super::Seeded;
 use crate::calendar;
@@ -188,7 +187,7 @@ fn record_of(
     };
     let source_ref = format!("GEN-{}-{n}-{k}", char::from(series));
     let fields = format!("{{\"sourceRef\":\"{source_ref}\",\"generated\":true}}");
-    let hash = hex(&Sha256::digest(source_ref.as_bytes()));
+    let hash = crate::digest::sha256_hex(source_ref.as_bytes());
     let at = reported
         .and_hms_opt(9, 0, 0)
         .map(|t| t.and_utc())
@@ -223,14 +222,6 @@ fn record_of(
             at.into(),
         ],
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// Generates the plan's subjects and records. Refuses a seed whose data is already there.

@@ -12,6 +12,7 @@ use crate::audit::{Actor, graphql::AuditQuery};
 use crate::auth::{Caller, graphql::ViewerQuery};
 use crate::calendar::graphql::{CalendarMutation, CalendarQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
+use crate::commitments::graphql::{CommitmentsMutation, CommitmentsQuery};
 use crate::config::Settings;
 use crate::lists::graphql::{ListsMutation, ListsQuery};
 use crate::ratings::graphql::{RatingsMutation, RatingsQuery};
@@ -32,6 +33,7 @@ pub struct Query(
     RecordsQuery,
     ListsQuery,
     RatingsQuery,
+    CommitmentsQuery,
     CalendarQuery,
     ReferenceQuery,
     AuditQuery,
@@ -44,6 +46,7 @@ pub struct Mutation(
     RecordsMutation,
     ListsMutation,
     RatingsMutation,
+    CommitmentsMutation,
     CatalogMutation,
     CalendarMutation,
 );

@@ -137,16 +137,23 @@ pub enum NodeKind {
     Subject,
     CreditRecord,
     ListEntry,
+    Commitment,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 3] = [Self::Subject, Self::CreditRecord, Self::ListEntry];
+    const ALL: [NodeKind; 4] = [
+        Self::Subject,
+        Self::CreditRecord,
+        Self::ListEntry,
+        Self::Commitment,
+    ];
 
     fn prefix(self) -> &'static str {
         match self {
             Self::Subject => "Subject",
             Self::CreditRecord => "CreditRecord",
             Self::ListEntry => "ListEntry",
+            Self::Commitment => "Commitment",
         }
     }
 }

@@ -32,6 +32,7 @@ use crate::graphql::{
     CreditHubSchema, RequestId, Schemas,
     limits::{ExecutionTrace, IntrospectionOff},
 };
+use crate::idempotency::{self, Claim};
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -340,11 +341,103 @@ pub async fn post(
     let id = request_id(&req);
     match batch {
         BatchRequest::Single(request) => {
+            let key = match idempotency_key(&req, &caller, &request) {
+                Ok(k) => k,
+                Err(r) => return r,
+            };
+            let Some((client, key)) = key else {
+                let outcome = execute(schema, request, &caller, &id, timeout).await;
+                let status = status_of(&outcome, media);
+                return respond(status, media, serialize(&response_body(&outcome)));
+            };
+            let lease = chrono::Duration::seconds(
+                i64::try_from(state.settings.execution_timeout_seconds).unwrap_or(60) + 5,
+            );
+            let keep = chrono::Duration::hours(
+                i64::try_from(state.settings.idempotency_key_hours).unwrap_or(24),
+            );
+            let hash = crate::digest::sha256_hex(&body);
+            let claim = idempotency::claim(&state.db, &client, &key, &hash, lease, keep).await;
+            match claim {
+                Ok(Claim::Run) => {}
+                Ok(Claim::Replay { status, body }) => {
+                    let mut response = respond(
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                        media,
+                        body.into_bytes(),
+                    );
+                    response.headers_mut().insert(
+                        header::HeaderName::from_static("idempotency-replayed"),
+                        header::HeaderValue::from_static("true"),
+                    );
+                    return response;
+                }
+                Ok(Claim::Mismatch) => {
+                    return error_body(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "BAD_USER_INPUT",
+                        "this Idempotency-Key was used before with another request body; \
+                         use a new key for a new request",
+                    );
+                }
+                Ok(Claim::InFlight) => {
+                    let mut response = error_body(
+                        StatusCode::CONFLICT,
+                        "CONFLICT",
+                        "a request with this Idempotency-Key is still running; \
+                         retry after it has answered to get its answer",
+                    );
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                    return response;
+                }
+                Err(e) => {
+                    let code = if crate::error::is_connection_error(&e) {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        tracing::error!(error = %e, "idempotency key claim failed");
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    };
+                    let mut response = error_body(
+                        code,
+                        if code == StatusCode::SERVICE_UNAVAILABLE {
+                            "SERVICE_UNAVAILABLE"
+                        } else {
+                            "INTERNAL"
+                        },
+                        "the Idempotency-Key could not be checked; retry with the same key",
+                    );
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                    return response;
+                }
+            }
             let outcome = execute(schema, request, &caller, &id, timeout).await;
             let status = status_of(&outcome, media);
-            respond(status, media, serialize(&response_body(&outcome)))
+            let body = serialize(&response_body(&outcome));
+            let kept = if decided(&outcome) {
+                let text = String::from_utf8_lossy(&body).into_owned();
+                idempotency::complete(&state.db, &client, &key, status.as_u16(), text).await
+            } else {
+                idempotency::release(&state.db, &client, &key).await
+            };
+            if let Err(e) = kept {
+                // The answer still goes out; a retry after the lease runs the mutation again
+                // and its natural key answers it as a replay.
+                tracing::warn!(error = %e, "the answer to an Idempotency-Key could not be kept");
+            }
+            respond(status, media, body)
         }
         BatchRequest::Batch(requests) => {
+            if req.headers().contains_key("idempotency-key") {
+                return error_body(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    "an Idempotency-Key names one request: send batched mutations one by one",
+                );
+            }
             let max = state.settings.max_batch;
             if requests.is_empty() || requests.len() > max {
                 return error_body(
@@ -372,6 +465,55 @@ pub async fn post(
             respond(status, media, serialize(&responses))
         }
     }
+}
+
+/// Whether an answer decided something and may be replayed: not a timeout, an unreachable
+/// database or an internal fault, after which a retry must run again.
+fn decided(outcome: &Outcome) -> bool {
+    outcome.executed
+        && !outcome.timed_out
+        && !outcome.response.errors.iter().any(|e| {
+            matches!(
+                code_of(e).as_str(),
+                "INTERNAL" | "SERVICE_UNAVAILABLE" | "TIMEOUT"
+            )
+        })
+}
+
+/// The client and key of a mutation sent with an `Idempotency-Key` header; `None` without the
+/// header or for a query (which is safe to repeat anyway).
+fn idempotency_key(
+    req: &HttpRequest,
+    caller: &Caller,
+    request: &Request,
+) -> Result<Option<(String, String)>, HttpResponse> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default().trim();
+    if let Err(message) = idempotency::check_key(key) {
+        return Err(error_body(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            &message,
+        ));
+    }
+    let is_mutation = operation_type(&request.query, request.operation_name.as_deref())
+        == Some(OperationType::Mutation);
+    if !is_mutation {
+        return Ok(None);
+    }
+    let Some(principal) = caller.principal() else {
+        return Err(error_body(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "an Idempotency-Key is kept per client: send it with a bearer token",
+        ));
+    };
+    Ok(Some((
+        format!("{}/{}", principal.organization, principal.client_id),
+        key.to_owned(),
+    )))
 }
 
 #[derive(Deserialize)]

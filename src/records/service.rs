@@ -15,7 +15,6 @@ use sea_orm::{
     sea_query::{OnConflict, Query},
 };
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use super::rules::{
     PublicityPolicy, Severity, default_policies, policy_on, split_penalty_types, timeliness,
@@ -103,26 +102,14 @@ fn content_hash(
     severity: Option<Severity>,
     fields_text: &str,
 ) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hasher = Sha256::new();
-    for part in [
+    crate::digest::fingerprint([
         item,
         &subject_id.to_string(),
         source_ref,
         &date.to_string(),
         severity.map_or("", Severity::as_str),
         fields_text,
-    ] {
-        hasher.update(part.as_bytes());
-        hasher.update([0x1f]);
-    }
-    let digest = hasher.finalize();
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    out
+    ])
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -866,6 +853,90 @@ pub async fn submit(
     ratings::rerate(&txn, &rated, Cause::Record).await?;
     txn.commit().await?;
     Ok(outcomes)
+}
+
+/// A record the platform writes itself on a department's behalf (a commitment breach), inside
+/// the caller's transaction: validated against its catalog item like a submitted row, but with
+/// no provider check, since the department did not send it.
+#[derive(Debug, Clone)]
+pub(crate) struct PlatformRecord {
+    pub item: &'static str,
+    pub subject_id: i64,
+    pub department: String,
+    pub source_ref: String,
+    pub decision_date: NaiveDate,
+    pub severity: Option<Severity>,
+    pub fields: Map<String, Value>,
+}
+
+/// Writes a [`PlatformRecord`] in `txn` and answers it as stored. A field the catalog item
+/// refuses is an internal fault here (the platform built the row), never the caller's.
+pub(crate) async fn insert_platform_record(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    record: PlatformRecord,
+) -> Result<credit_record::Model, AppError> {
+    let items = catalog::service::by_codes(txn, &[record.item.to_owned()]).await?;
+    let item = items
+        .get(record.item)
+        .ok_or_else(|| AppError::internal(format!("catalog item {} is missing", record.item)))?;
+    let fields = validate_fields(&item.fields, &record.fields).map_err(|errors| {
+        AppError::internal(format!(
+            "{} rejected a platform row: {errors:?}",
+            record.item
+        ))
+    })?;
+    let policies = policies(txn).await?;
+    let derived = derive(item, record.severity, record.decision_date, &policies);
+    let stored_fields = fields_text(&fields.values);
+    let now = Utc::now();
+    let mut model = credit_record::Model {
+        id: 0,
+        subject_id: record.subject_id,
+        catalog_item_id: item.id,
+        catalog_version: item.version,
+        item_code: item.code.clone(),
+        category: item.category.as_str().to_owned(),
+        polarity: item.polarity.as_str().to_owned(),
+        disclosure: item.disclosure.as_str().to_owned(),
+        department: record.department,
+        source_ref: record.source_ref,
+        severity: derived.severity.map(|s| s.as_str().to_owned()),
+        decision_date: record.decision_date,
+        reported_at: now,
+        reported_on: china_date(now),
+        working_days: None,
+        late: None,
+        calendar_complete: None,
+        published: derived.published,
+        public_until: derived.public_until,
+        repairable_from: derived.repairable_from,
+        policy_version: derived.policy_version,
+        status: "ACTIVE".to_owned(),
+        content_hash: String::new(),
+        fields: stored_fields,
+        revision: 1,
+        request_id: actor.request_id.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    model.content_hash = content_hash(
+        &model.item_code,
+        model.subject_id,
+        &model.source_ref,
+        model.decision_date,
+        derived.severity,
+        &model.fields,
+    );
+    let inserted = insert_records(txn, &[&model]).await?;
+    let Some((id, _)) = inserted.into_iter().next() else {
+        return Err(AppError::internal(format!(
+            "{} {} of {} exists already",
+            model.item_code, model.source_ref, model.department
+        )));
+    };
+    model.id = id;
+    Ok(model)
 }
 
 /// What a correction changes; omitted parts keep their values.

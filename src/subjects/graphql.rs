@@ -39,6 +39,7 @@ pub enum Node {
     Subject(Subject),
     CreditRecord(CreditRecord),
     ListEntry(ListEntry),
+    Commitment(crate::commitments::graphql::Commitment),
 }
 
 /// What positions 1–8 of a unified social credit code say about an organization (GB 32100).
@@ -247,6 +248,24 @@ impl Subject {
             .await
     }
 
+    /// The subject's commitments the caller may see, newest first: the public listing (not
+    /// withdrawn), and in full those the caller's organization recorded or verifies.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn commitments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only this status.")] status: Option<crate::commitments::CommitmentStatus>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<CountedConnection<crate::commitments::graphql::Commitment>> {
+        let filter = crate::commitments::service::CommitmentFilter {
+            subject_id: Some(self.0.id),
+            status,
+            ..Default::default()
+        };
+        crate::commitments::graphql::commitments_page(ctx, filter, first, after).await
+    }
+
     /// The subject's list entries the caller may see: the public sees RED and
     /// SERIOUS_DISHONESTY entries in force; government roles every list.
     async fn list_entries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ListEntry>> {
@@ -451,6 +470,13 @@ impl NodeQuery {
             Some((NodeKind::ListEntry, n)) => Ok(lists::find_visible(&state.db, ctx.caller(), n)
                 .await?
                 .map(|e| Node::ListEntry(ListEntry(e)))),
+            Some((NodeKind::Commitment, n)) => {
+                Ok(
+                    crate::commitments::service::find_visible(&state.db, ctx.caller(), n)
+                        .await?
+                        .map(|c| Node::Commitment(crate::commitments::graphql::Commitment(c))),
+                )
+            }
             None => Ok(None),
         }
     }

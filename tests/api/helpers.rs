@@ -386,3 +386,19 @@ pub fn penalty(code: &str, number: &str, decided: chrono::NaiveDate, types: &str
 pub fn days_ago(n: i64) -> chrono::NaiveDate {
     credit_hub::records::service::china_today() - chrono::Duration::days(n)
 }
+
+/// Registers subjects as the admin; every one must be accepted.
+pub async fn register(app: &TestApp, subjects: Value) {
+    let answer = app
+        .as_role(
+            credit_hub::auth::Role::Admin,
+            "mutation ($s: [SubjectInput!]!) { registerSubjects(input: {subjects: $s}) { refusedCount userErrors { field message } } }",
+            json!({ "s": subjects }),
+        )
+        .await;
+    assert_eq!(
+        answer.body["data"]["registerSubjects"]["refusedCount"], 0,
+        "{}",
+        answer.text
+    );
+}

@@ -9,6 +9,7 @@
 mod helpers;
 
 mod auth;
+mod commitments;
 mod http;
 mod lists;
 mod ops;

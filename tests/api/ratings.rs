@@ -12,7 +12,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, days_ago, penalty, spawn_app};
+use crate::helpers::{Backend, TestApp, days_ago, penalty, register, spawn_app};
 
 const TOWN: &str = "360404104000";
 const VILLAGE: &str = "360404104206";
@@ -28,21 +28,6 @@ fn resident(n: usize) -> String {
     ResidentId::with_check_character(&format!("36040419800101{n:03}"))
         .map(|c| c.expose().to_owned())
         .unwrap_or_default()
-}
-
-async fn register(app: &TestApp, subjects: Value) {
-    let answer = app
-        .as_role(
-            Role::Admin,
-            "mutation ($s: [SubjectInput!]!) { registerSubjects(input: {subjects: $s}) { refusedCount userErrors { field message } } }",
-            json!({ "s": subjects }),
-        )
-        .await;
-    assert_eq!(
-        answer.body["data"]["registerSubjects"]["refusedCount"], 0,
-        "{}",
-        answer.text
-    );
 }
 
 /// A penalty on a household, found by the householder's resident ID.
