@@ -18,8 +18,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use credit_hub::auth::{Principal, Role};
-use credit_hub::config::Settings;
+use credit_hub::auth::Role;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
@@ -45,20 +44,7 @@ async fn run(name: &str, database_url: String) {
     let subjects = env("EVAL_SUBJECTS", 1_000_000);
     let per_subject = env("EVAL_RECORDS_PER_SUBJECT", 10) as u32;
     let reads = env("EVAL_READS", 5000);
-    let settings = Settings {
-        database_url,
-        bind: "127.0.0.1:0".into(),
-        jwt_secret: Some("benchmark-secret-benchmark-secret-0123".into()),
-        id_hash_key: Some("benchmark-id-key-benchmark-id-key-0123".into()),
-        log_level: "warn".into(),
-        ..Settings::default()
-    };
-    let state = credit_hub::app::prepare_state(settings)
-        .await
-        .expect("prepare");
-    credit_hub::demo::load_organizations(&state.db)
-        .await
-        .expect("organizations");
+    let state = support::prepare(database_url).await;
     let townships: Vec<String> = credit_hub::reference::regions(&state.db, None, Some("TOWNSHIP"))
         .await
         .expect("regions")
@@ -126,25 +112,8 @@ async fn run(name: &str, database_url: String) {
         .iter()
         .filter_map(|r| r.try_get::<String>("", "code").ok())
         .collect();
-    let app = credit_hub::Application::with_state(state.clone()).expect("bind");
-    let url = format!("http://127.0.0.1:{}/graphql", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let token = state
-        .tokens
-        .mint(
-            &Principal {
-                client_id: "bench".into(),
-                organization: "JIUJIANG_BANK".into(),
-                role: Role::Bank,
-                scopes: Role::Bank
-                    .default_scopes()
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect(),
-            },
-            None,
-        )
-        .expect("token");
+    let url = support::serve(&state);
+    let token = support::token(&state, Role::Bank, "JIUJIANG_BANK", "bench");
     let client = reqwest::Client::new();
     let query = "query ($code: String!) { subject(code: $code) { rating { score grade supervisionLevel } } }";
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;

@@ -14,8 +14,7 @@ mod support;
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use credit_hub::auth::{Principal, Role};
-use credit_hub::config::Settings;
+use credit_hub::auth::Role;
 use credit_hub::subjects::rules::CreditCode;
 use serde_json::{Value, json};
 
@@ -60,43 +59,10 @@ fn penalty(n: usize, code: &str, decided: &str) -> Value {
 }
 
 async fn run(name: &str, database_url: String, records: usize, concurrency: usize) {
-    let settings = Settings {
-        database_url,
-        bind: "127.0.0.1:0".into(),
-        jwt_secret: Some("benchmark-secret-benchmark-secret-0123".into()),
-        id_hash_key: Some("benchmark-id-key-benchmark-id-key-0123".into()),
-        log_level: "warn".into(),
-        ..Settings::default()
-    };
-    let state = credit_hub::app::prepare_state(settings)
-        .await
-        .expect("prepare");
-    credit_hub::demo::load_organizations(&state.db)
-        .await
-        .expect("organizations");
-    let app = credit_hub::Application::with_state(state.clone()).expect("bind");
-    let url = format!("http://127.0.0.1:{}/graphql", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let mint = |role: Role, org: &str| {
-        state
-            .tokens
-            .mint(
-                &Principal {
-                    client_id: "bench".into(),
-                    organization: org.into(),
-                    role,
-                    scopes: role
-                        .default_scopes()
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect(),
-                },
-                None,
-            )
-            .expect("token")
-    };
-    let admin = mint(Role::Admin, "PLATFORM");
-    let department = mint(Role::Department, "MARKET_REGULATION");
+    let state = support::prepare(database_url).await;
+    let url = support::serve(&state);
+    let admin = support::token(&state, Role::Admin, "PLATFORM", "bench");
+    let department = support::token(&state, Role::Department, "MARKET_REGULATION", "bench");
     let client = reqwest::Client::new();
 
     let codes: Vec<String> = (0..SUBJECTS).map(uscc).collect();

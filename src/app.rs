@@ -90,6 +90,7 @@ impl Application {
                 organizations = loaded.organizations,
                 subjects = loaded.subjects,
                 records = loaded.records,
+                commitments = loaded.commitments,
                 "demo data loaded"
             );
         }

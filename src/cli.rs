@@ -259,8 +259,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .await
                 .map_err(|e| CliError(format!("cannot load the demo data: {}", e.detail())))?;
             eprintln!(
-                "demo data loaded: {} new organizations, {} new subjects, {} new records",
-                loaded.organizations, loaded.subjects, loaded.records
+                "demo data loaded: {} new organizations, {} new subjects, {} new records, {} new commitments",
+                loaded.organizations, loaded.subjects, loaded.records, loaded.commitments
             );
             Ok(())
         }

@@ -3,7 +3,57 @@
 
 use std::future::Future;
 
+use credit_hub::auth::{Principal, Role};
+use credit_hub::config::Settings;
+use credit_hub::state::AppState;
 use sea_orm::{ConnectionTrait, Database};
+
+/// The state of a benchmark's service on `database_url`, migrated, with the demo organizations.
+pub async fn prepare(database_url: String) -> AppState {
+    let settings = Settings {
+        database_url,
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: Some("benchmark-secret-benchmark-secret-0123".into()),
+        id_hash_key: Some("benchmark-id-key-benchmark-id-key-0123".into()),
+        log_level: "warn".into(),
+        ..Settings::default()
+    };
+    let state = credit_hub::app::prepare_state(settings)
+        .await
+        .expect("prepare");
+    credit_hub::demo::load_organizations(&state.db)
+        .await
+        .expect("organizations");
+    state
+}
+
+/// Starts the HTTP server on a free port and answers its GraphQL URL.
+pub fn serve(state: &AppState) -> String {
+    let app = credit_hub::Application::with_state(state.clone()).expect("bind");
+    let url = format!("http://127.0.0.1:{}/graphql", app.port());
+    tokio::spawn(app.run_until_stopped());
+    url
+}
+
+/// A real token for a client of `org` with `role`'s default scopes.
+pub fn token(state: &AppState, role: Role, org: &str, client_id: &str) -> String {
+    state
+        .tokens
+        .mint(
+            &Principal {
+                client_id: client_id.into(),
+                organization: org.into(),
+                role,
+                scopes: role
+                    .default_scopes()
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+            },
+            None,
+        )
+        .expect("token")
+}
 
 /// Calls `run(name, database_url)` for each database the command line asks for, each on a
 /// database made for it and removed after: a temporary SQLite file, or a PostgreSQL database

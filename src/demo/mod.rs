@@ -3,6 +3,7 @@
 //! twice changes nothing.
 
 pub mod bulk;
+pub mod commitments;
 pub mod records;
 
 use entity::{organization, region};
@@ -192,6 +193,7 @@ pub struct Loaded {
     pub organizations: usize,
     pub subjects: usize,
     pub records: usize,
+    pub commitments: usize,
 }
 
 /// The demo subjects, always the same: organizations, persons and households across the
@@ -387,10 +389,12 @@ pub async fn load(state: &AppState) -> Result<Loaded, AppError> {
         }
     }
     let records = records::load(state).await?;
+    let commitments = commitments::load(state).await?;
     Ok(Loaded {
         organizations,
         subjects: created,
         records,
+        commitments,
     })
 }
 

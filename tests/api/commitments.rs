@@ -581,9 +581,71 @@ async fn each_step_is_allowed_only_to_its_roles(backend: Backend) {
     );
 }
 
+async fn the_demo_district_has_commitments_in_every_state(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let loaded = credit_hub::demo::load(&app.state).await.expect("demo");
+    assert!(loaded.subjects >= 190, "{}", loaded.subjects);
+    assert!(loaded.records > 0);
+    assert_eq!(loaded.commitments, 10);
+    let again = credit_hub::demo::load(&app.state)
+        .await
+        .expect("demo again");
+    assert_eq!(
+        (again.subjects, again.records, again.commitments),
+        (0, 0, 0),
+        "loading twice adds nothing"
+    );
+    for (status, n) in [
+        ("PENDING_VERIFICATION", 5),
+        ("FULFILLED", 3),
+        ("BREACHED", 1),
+        ("WITHDRAWN", 1),
+    ] {
+        assert_eq!(
+            app.count(&format!(
+                "SELECT COUNT(*) AS n FROM commitment WHERE status = '{status}'"
+            ))
+            .await,
+            n,
+            "{status}"
+        );
+    }
+    let typical = app
+        .graphql(None, LIST, json!({"filter": {"typicalCase": true}}))
+        .await;
+    assert_eq!(typical.body["data"]["commitments"]["totalCount"], 1);
+    let transport = app.token_for(Role::Department, "TRANSPORT");
+    let overdue = app
+        .graphql(
+            Some(&transport),
+            "{ overdueCommitments { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        overdue.body["data"]["overdueCommitments"]["totalCount"], 1,
+        "{}",
+        overdue.text
+    );
+    let breach = app
+        .graphql(
+            None,
+            r#"{ commitments(filter: {status: BREACHED}) { edges { node { breachRecord { item isPublic } } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        breach.body["data"]["commitments"]["edges"][0]["node"]["breachRecord"]["item"],
+        "COMMITMENT_BREACH",
+        "{}",
+        breach.text
+    );
+}
+
 both!(
     fifty_concurrent_retries_record_one_commitment,
     an_idempotency_key_replays_the_first_answer,
     a_breach_enters_the_record_and_moves_the_rating,
     each_step_is_allowed_only_to_its_roles,
+    the_demo_district_has_commitments_in_every_state,
 );
