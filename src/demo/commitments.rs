@@ -26,107 +26,101 @@ enum Then {
     Withdrawn,
 }
 
-/// (recorder org, recorder role, kind, matter, department, made days ago, verify days ahead, then)
-const PLAN: &[(&str, Role, CommitmentKind, &str, &str, i64, i64, Then)] = &[
-    (
-        "APPROVAL_HALL",
-        Role::ApprovalHall,
-        CommitmentKind::BusinessNotification,
-        "食品经营许可",
-        "MARKET_REGULATION",
-        120,
-        -30,
-        Then::FulfilledTypical,
+/// One demo commitment: who records it, for what, and what becomes of it.
+struct Planned {
+    recorder: &'static str,
+    role: Role,
+    kind: CommitmentKind,
+    matter: &'static str,
+    department: &'static str,
+    /// Made this many days ago.
+    made: i64,
+    /// To be verified by this many days from today (negative: in the past).
+    ahead: i64,
+    then: Then,
+}
+
+const fn planned(
+    (recorder, role, kind): (&'static str, Role, CommitmentKind),
+    (matter, department): (&'static str, &'static str),
+    (made, ahead, then): (i64, i64, Then),
+) -> Planned {
+    Planned {
+        recorder,
+        role,
+        kind,
+        matter,
+        department,
+        made,
+        ahead,
+        then,
+    }
+}
+
+const HALL: (&str, Role) = ("APPROVAL_HALL", Role::ApprovalHall);
+const ASSOCIATION: (&str, Role) = ("CATERING_ASSOCIATION", Role::Partner);
+
+const PLAN: &[Planned] = &[
+    planned(
+        (HALL.0, HALL.1, CommitmentKind::BusinessNotification),
+        ("食品经营许可", "MARKET_REGULATION"),
+        (120, -30, Then::FulfilledTypical),
     ),
-    (
-        "APPROVAL_HALL",
-        Role::ApprovalHall,
-        CommitmentKind::BusinessNotification,
-        "食品经营许可",
-        "MARKET_REGULATION",
-        90,
-        -10,
-        Then::Breached,
+    planned(
+        (HALL.0, HALL.1, CommitmentKind::BusinessNotification),
+        ("食品经营许可", "MARKET_REGULATION"),
+        (90, -10, Then::Breached),
     ),
-    (
-        "APPROVAL_HALL",
-        Role::ApprovalHall,
-        CommitmentKind::CertificationNotification,
-        "建筑工程施工许可（无拖欠农民工工资证明）",
-        "HOUSING_CONSTRUCTION",
-        60,
-        -5,
-        Then::Fulfilled,
+    planned(
+        (HALL.0, HALL.1, CommitmentKind::CertificationNotification),
+        (
+            "建筑工程施工许可（无拖欠农民工工资证明）",
+            "HOUSING_CONSTRUCTION",
+        ),
+        (60, -5, Then::Fulfilled),
     ),
-    (
-        "APPROVAL_HALL",
-        Role::ApprovalHall,
-        CommitmentKind::CertificationNotification,
-        "道路货物运输经营许可（车辆技术状况证明）",
-        "TRANSPORT",
-        45,
-        -3,
-        Then::Pending,
+    planned(
+        (HALL.0, HALL.1, CommitmentKind::CertificationNotification),
+        ("道路货物运输经营许可（车辆技术状况证明）", "TRANSPORT"),
+        (45, -3, Then::Pending),
     ),
-    (
-        "APPROVAL_HALL",
-        Role::ApprovalHall,
-        CommitmentKind::BusinessNotification,
-        "公共场所卫生许可",
-        "HEALTH",
-        20,
-        40,
-        Then::Pending,
+    planned(
+        (HALL.0, HALL.1, CommitmentKind::BusinessNotification),
+        ("公共场所卫生许可", "HEALTH"),
+        (20, 40, Then::Pending),
     ),
-    (
-        "APPROVAL_HALL",
-        Role::ApprovalHall,
-        CommitmentKind::CertificationNotification,
-        "社会保险登记（参保缴费证明）",
-        "HUMAN_RESOURCES",
-        15,
-        45,
-        Then::Withdrawn,
+    planned(
+        (HALL.0, HALL.1, CommitmentKind::CertificationNotification),
+        ("社会保险登记（参保缴费证明）", "HUMAN_RESOURCES"),
+        (15, 45, Then::Withdrawn),
     ),
-    (
-        "CATERING_ASSOCIATION",
-        Role::Partner,
-        CommitmentKind::IndustrySelfDiscipline,
-        "餐饮行业诚信经营自律承诺",
-        "MARKET_REGULATION",
-        200,
-        -20,
-        Then::Fulfilled,
+    planned(
+        (
+            ASSOCIATION.0,
+            ASSOCIATION.1,
+            CommitmentKind::IndustrySelfDiscipline,
+        ),
+        ("餐饮行业诚信经营自律承诺", "MARKET_REGULATION"),
+        (200, -20, Then::Fulfilled),
     ),
-    (
-        "CATERING_ASSOCIATION",
-        Role::Partner,
-        CommitmentKind::IndustrySelfDiscipline,
-        "餐饮行业诚信经营自律承诺",
-        "MARKET_REGULATION",
-        30,
-        150,
-        Then::Pending,
+    planned(
+        (
+            ASSOCIATION.0,
+            ASSOCIATION.1,
+            CommitmentKind::IndustrySelfDiscipline,
+        ),
+        ("餐饮行业诚信经营自律承诺", "MARKET_REGULATION"),
+        (30, 150, Then::Pending),
     ),
-    (
-        "CATERING_ASSOCIATION",
-        Role::Partner,
-        CommitmentKind::Voluntary,
-        "明码标价、不使用过期原料",
-        "MARKET_REGULATION",
-        10,
-        80,
-        Then::Pending,
+    planned(
+        (ASSOCIATION.0, ASSOCIATION.1, CommitmentKind::Voluntary),
+        ("明码标价、不使用过期原料", "MARKET_REGULATION"),
+        (10, 80, Then::Pending),
     ),
-    (
-        "APPROVAL_HALL",
-        Role::ApprovalHall,
-        CommitmentKind::Voluntary,
-        "安全生产主体责任承诺",
-        "EMERGENCY_MANAGEMENT",
-        70,
-        20,
-        Then::Pending,
+    planned(
+        (HALL.0, HALL.1, CommitmentKind::Voluntary),
+        ("安全生产主体责任承诺", "EMERGENCY_MANAGEMENT"),
+        (70, 20, Then::Pending),
     ),
 ];
 
@@ -166,7 +160,16 @@ pub async fn load(state: &AppState) -> Result<usize, AppError> {
     let today = china_today();
     let mut loaded = 0;
     for (n, (s, plan)) in subjects.iter().zip(PLAN).enumerate() {
-        let &(org, role, kind, matter, department, made, ahead, then) = plan;
+        let &Planned {
+            recorder: org,
+            role,
+            kind,
+            matter,
+            department,
+            made,
+            ahead,
+            then,
+        } = plan;
         let (recorder, recorder_actor) = caller(org, role);
         let Some(principal) = recorder.principal() else {
             continue;
