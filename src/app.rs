@@ -49,6 +49,8 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
     let tokens = TokenKeys::from_settings(&settings, resolved.jwt_secret.as_deref())
         .map_err(StartError::Secrets)?;
     Ok(AppState {
+        writer: crate::writer::Writer::start(db.clone()),
+        organizations: Arc::default(),
         db,
         person_keys: Arc::new(PersonKeyHasher::new(&resolved.id_hash_key)),
         tokens: Arc::new(tokens),

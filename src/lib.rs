@@ -24,6 +24,7 @@ pub mod reference;
 pub mod state;
 pub mod subjects;
 pub mod telemetry;
+pub mod writer;
 
 pub use app::Application;
 pub use config::Settings;

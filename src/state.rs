@@ -1,8 +1,12 @@
 //! What every request shares: the database, the settings, the token keys and the ID hasher.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
-use sea_orm::DatabaseConnection;
+use entity::organization;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use crate::auth::token::TokenKeys;
 use crate::config::Settings;
@@ -15,4 +19,38 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub tokens: Arc<TokenKeys>,
     pub person_keys: Arc<PersonKeyHasher>,
+    /// Group commit for small idempotent writes (commitments, benefit uses).
+    pub writer: crate::writer::Writer,
+    /// The kinds of organizations by code, as far as they were asked for.
+    pub organizations: Arc<OrganizationKinds>,
+}
+
+/// The kind of each organization code asked about (DEPARTMENT, BANK …), read once: an
+/// organization never changes its kind, and codes not found are asked again next time, so a
+/// new organization is seen at once.
+#[derive(Default)]
+pub struct OrganizationKinds(RwLock<HashMap<String, String>>);
+
+impl OrganizationKinds {
+    /// The kind of the organization with `code`, or `None` when there is none.
+    pub async fn kind_of(
+        &self,
+        db: &impl ConnectionTrait,
+        code: &str,
+    ) -> Result<Option<String>, crate::error::AppError> {
+        if let Some(kind) = self.0.read().ok().and_then(|m| m.get(code).cloned()) {
+            return Ok(Some(kind));
+        }
+        let kind: Option<String> = organization::Entity::find()
+            .select_only()
+            .column(organization::Column::Kind)
+            .filter(organization::Column::Code.eq(code))
+            .into_tuple()
+            .one(db)
+            .await?;
+        if let (Some(kind), Ok(mut known)) = (&kind, self.0.write()) {
+            known.insert(code.to_owned(), kind.clone());
+        }
+        Ok(kind)
+    }
 }

@@ -482,7 +482,7 @@ impl CommitmentsMutation {
             department,
         };
         Ok(
-            match service::record(&state.db, principal, &ctx.actor(), &subject, draft).await? {
+            match service::record(state, principal, &ctx.actor(), &subject, draft).await? {
                 Ok(Recorded::Created(m)) => RecordCommitmentPayload {
                     commitment: Some(Commitment(m)),
                     replayed: false,

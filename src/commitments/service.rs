@@ -1,10 +1,10 @@
 //! Recording, verifying, withdrawing and reading commitments.
 
 use chrono::{NaiveDate, Utc};
-use entity::{commitment, organization, subject};
+use entity::{commitment, subject};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QuerySelect, QueryTrait, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryTrait, sea_query::OnConflict,
 };
 use serde_json::{Map, Value, json};
 
@@ -16,6 +16,7 @@ use crate::error::{AppError, FieldError, UserErrorCode};
 use crate::ratings::service::{self as ratings, Cause};
 use crate::records::rules::Severity;
 use crate::records::service::{PlatformRecord, china_today, insert_platform_record};
+use crate::state::AppState;
 use crate::subjects::SubjectKind;
 
 /// What `record` did.
@@ -35,31 +36,28 @@ fn not_found() -> Vec<FieldError> {
     )]
 }
 
-/// The organization code of a DEPARTMENT, or the error naming `department`.
-async fn check_department(
-    db: &impl ConnectionTrait,
-    code: &str,
-) -> Result<Option<FieldError>, AppError> {
-    let kind: Option<String> = organization::Entity::find()
-        .select_only()
-        .column(organization::Column::Kind)
-        .filter(organization::Column::Code.eq(code))
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(match kind.as_deref() {
-        Some("DEPARTMENT") => None,
-        Some(other) => Some(FieldError::new(
-            &["department"],
-            UserErrorCode::NotAllowed,
-            format!("{code} is a {other}, not a department that can verify a commitment"),
-        )),
-        None => Some(FieldError::new(
-            &["department"],
-            UserErrorCode::NotFound,
-            format!("no organization has the code {code}"),
-        )),
-    })
+/// The error naming `department` when the code is not a department's.
+async fn check_department(state: &AppState, code: &str) -> Result<Option<FieldError>, AppError> {
+    Ok(
+        match state
+            .organizations
+            .kind_of(&state.db, code)
+            .await?
+            .as_deref()
+        {
+            Some("DEPARTMENT") => None,
+            Some(other) => Some(FieldError::new(
+                &["department"],
+                UserErrorCode::NotAllowed,
+                format!("{code} is a {other}, not a department that can verify a commitment"),
+            )),
+            None => Some(FieldError::new(
+                &["department"],
+                UserErrorCode::NotFound,
+                format!("no organization has the code {code}"),
+            )),
+        },
+    )
 }
 
 async fn by_external_id(
@@ -76,8 +74,9 @@ async fn by_external_id(
 
 /// Records a commitment for the caller's organization, idempotently on (organization,
 /// externalId): the same content answers the first commitment, other content is a CONFLICT.
+/// The write goes through the group commit: it is acknowledged once its transaction committed.
 pub async fn record(
-    db: &DatabaseConnection,
+    state: &AppState,
     principal: &Principal,
     actor: &Actor,
     subject: &subject::Model,
@@ -88,30 +87,11 @@ pub async fn record(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let external_id = draft.external_id.trim().to_owned();
     let department = draft.department.trim().to_owned();
-    let hash = rules::content_hash(subject.id, &draft);
-    let existing = |found: commitment::Model| {
-        if found.content_hash == hash {
-            Ok(Recorded::Replayed(found))
-        } else {
-            Err(vec![FieldError::new(
-                &["externalId"],
-                UserErrorCode::Conflict,
-                format!(
-                    "externalId {external_id} was recorded before with different content; \
-                     a changed commitment needs a new externalId"
-                ),
-            )])
-        }
-    };
-    // A retry is answered without taking the write lock.
-    if let Some(found) = by_external_id(db, &principal.organization, &external_id).await? {
-        return Ok(existing(found));
-    }
-    if let Some(error) = check_department(db, &department).await? {
+    if let Some(error) = check_department(state, &department).await? {
         return Ok(Err(vec![error]));
     }
+    let hash = rules::content_hash(subject.id, &draft);
     let now = Utc::now();
     let row = commitment::ActiveModel {
         subject_id: Set(subject.id),
@@ -123,7 +103,7 @@ pub async fn record(
         verify_by: Set(draft.verify_by),
         department: Set(department),
         recorded_by: Set(principal.organization.clone()),
-        external_id: Set(external_id.clone()),
+        external_id: Set(draft.external_id.trim().to_owned()),
         content_hash: Set(hash.clone()),
         status: Set(CommitmentStatus::PendingVerification.as_str().to_owned()),
         verified_on: Set(None),
@@ -138,8 +118,38 @@ pub async fn record(
         updated_at: Set(now),
         ..Default::default()
     };
-    let txn = crate::db::begin_write(db).await?;
-    // A concurrent retry that got here first wins; this one then answers its row.
+    let key = Key {
+        organization: principal.organization.clone(),
+        external_id: draft.external_id.trim().to_owned(),
+        hash,
+    };
+    let actor = actor.clone();
+    state
+        .writer
+        .write(move |txn| Box::pin(insert_or_replay(txn, row, key, actor)))
+        .await
+}
+
+/// What tells a retry from a new commitment: the recorder's key and the content's hash.
+struct Key {
+    organization: String,
+    external_id: String,
+    hash: String,
+}
+
+/// Inserts a commitment unless its (recorder, externalId) is taken; a taken one with the same
+/// content is a replay, with other content a conflict. Runs inside a group transaction.
+async fn insert_or_replay(
+    txn: &DatabaseTransaction,
+    row: commitment::ActiveModel,
+    key: Key,
+    actor: Actor,
+) -> Result<Result<Recorded, Vec<FieldError>>, AppError> {
+    let Key {
+        organization,
+        external_id,
+        hash,
+    } = key;
     let mut insert = commitment::Entity::insert(row)
         .on_conflict(
             OnConflict::columns([
@@ -151,20 +161,29 @@ pub async fn record(
         )
         .into_query();
     insert.returning_all();
-    let inserted = txn.query_one(&insert).await?;
-    let Some(inserted) = inserted else {
-        txn.rollback().await?;
-        return match by_external_id(db, &principal.organization, &external_id).await? {
-            Some(found) => Ok(existing(found)),
-            None => Err(AppError::internal(
-                "a commitment's insert conflicted but no row holds its externalId",
-            )),
-        };
+    let Some(inserted) = txn.query_one(&insert).await? else {
+        let found = by_external_id(txn, &organization, &external_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::internal("a commitment's insert conflicted but no row holds its key")
+            })?;
+        return Ok(if found.content_hash == hash {
+            Ok(Recorded::Replayed(found))
+        } else {
+            Err(vec![FieldError::new(
+                &["externalId"],
+                UserErrorCode::Conflict,
+                format!(
+                    "externalId {external_id} was recorded before with different content; \
+                     a changed commitment needs a new externalId"
+                ),
+            )])
+        });
     };
     let saved = <commitment::Model as sea_orm::FromQueryResult>::from_query_result(&inserted, "")?;
     audit::record(
-        &txn,
-        actor,
+        txn,
+        &actor,
         vec![
             AuditEntry::new("recordCommitment", Some(saved.subject_id)).detail(json!({
                 "commitmentId": saved.id,
@@ -176,7 +195,6 @@ pub async fn record(
     .await?;
     // A pending commitment is not a fact any model scores (the models score records and list
     // entries), so the subject's ratings cannot change here; a breach re-rates.
-    txn.commit().await?;
     Ok(Ok(Recorded::Created(saved)))
 }
 

@@ -187,7 +187,7 @@ pub async fn load(state: &AppState) -> Result<usize, AppError> {
             verify_by: today + Duration::days(ahead),
             department: department.into(),
         };
-        let id = match service::record(&state.db, principal, &recorder_actor, s, draft).await? {
+        let id = match service::record(state, principal, &recorder_actor, s, draft).await? {
             Ok(Recorded::Created(c) | Recorded::Replayed(c)) => c.id,
             Err(errors) => return Err(refused("record", &errors)),
         };
