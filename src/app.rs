@@ -51,6 +51,7 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
     Ok(AppState {
         writer: crate::writer::Writer::start(db.clone()),
         organizations: Arc::default(),
+        scenarios: Arc::default(),
         db,
         person_keys: Arc::new(PersonKeyHasher::new(&resolved.id_hash_key)),
         tokens: Arc::new(tokens),

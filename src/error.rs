@@ -205,6 +205,8 @@ pub enum UserErrorCode {
     InvalidRule,
     /// The thing is not in a state that allows this change (e.g. activating a retired model).
     InvalidState,
+    /// The subject does not meet the scenario's rule (see `eligibility` for the reasons).
+    NotEligible,
 }
 
 /// One broken rule in a mutation's input: the path of the field, the rule's code and a message

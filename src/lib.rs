@@ -5,6 +5,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod benefits;
 pub mod calendar;
 pub mod catalog;
 pub mod cli;

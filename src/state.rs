@@ -23,6 +23,8 @@ pub struct AppState {
     pub writer: crate::writer::Writer,
     /// The kinds of organizations by code, as far as they were asked for.
     pub organizations: Arc<OrganizationKinds>,
+    /// The 信易+ scenarios, read at most every few seconds.
+    pub scenarios: Arc<crate::benefits::service::ScenarioCache>,
 }
 
 /// The kind of each organization code asked about (DEPARTMENT, BANK …), read once: an

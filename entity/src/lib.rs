@@ -5,12 +5,15 @@
 
 pub mod api_client;
 pub mod audit_log;
+pub mod benefit_scenario;
+pub mod benefit_use;
 pub mod calendar_day;
 pub mod calendar_year;
 pub mod catalog_item;
 pub mod commitment;
 pub mod credit_record;
 pub mod credit_record_revision;
+pub mod credit_state;
 pub mod decision_count;
 pub mod evaluation_model;
 pub mod evaluation_run;

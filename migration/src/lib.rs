@@ -12,6 +12,7 @@ mod m20261125_000006_seed_evaluation_models;
 mod m20261125_000007_drop_record_foreign_keys;
 mod m20261125_000008_tune_rating_writes;
 mod m20261125_000009_create_commitments;
+mod m20261125_000010_create_benefits;
 
 /// Every migration, in the order it runs.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_drop_record_foreign_keys::Migration),
             Box::new(m20261125_000008_tune_rating_writes::Migration),
             Box::new(m20261125_000009_create_commitments::Migration),
+            Box::new(m20261125_000010_create_benefits::Migration),
         ]
     }
 }

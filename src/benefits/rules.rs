@@ -81,7 +81,11 @@ pub fn compile(def: &RuleDefinition) -> Result<Rule, Vec<FieldError>> {
         });
     };
     if def.model.trim().is_empty() {
-        push(at(&["model"]), UserErrorCode::Required, "model is required".into());
+        push(
+            at(&["model"]),
+            UserErrorCode::Required,
+            "model is required".into(),
+        );
     }
     let min_class = def.min_grade_class.as_deref().and_then(|c| {
         let parsed = GradeClass::parse(c);
@@ -134,7 +138,10 @@ pub fn compile(def: &RuleDefinition) -> Result<Rule, Vec<FieldError>> {
             push(
                 at(&["noNegative", "minSeverity"]),
                 UserErrorCode::InvalidFormat,
-                format!("minSeverity is MINOR, GENERAL or SERIOUS, not {}", n.min_severity),
+                format!(
+                    "minSeverity is MINOR, GENERAL or SERIOUS, not {}",
+                    n.min_severity
+                ),
             );
         }
         if n.months == 0 || n.months > MAX_MONTHS {
@@ -198,6 +205,8 @@ pub struct Grade {
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReasonCode {
+    /// No subject is registered under the code.
+    NotRegistered,
     /// The subject's kind is one the benefit is for.
     SubjectKind,
     /// The grade under the scenario's model meets the minimum.
@@ -460,7 +469,10 @@ mod tests {
         assert!(!decide(&r, kind, Some(&grade(GradeClass::A)), &listed, today).eligible);
         // An entry that ended yesterday no longer excludes.
         let ended = Facts {
-            lists: vec![OnList(ListKind::SeriousDishonesty, Some(date("2026-11-24")))],
+            lists: vec![OnList(
+                ListKind::SeriousDishonesty,
+                Some(date("2026-11-24")),
+            )],
             negatives: vec![],
         };
         assert!(decide(&r, kind, Some(&grade(GradeClass::A)), &ended, today).eligible);
@@ -474,7 +486,12 @@ mod tests {
         assert_eq!(person.reasons[0].code, ReasonCode::SubjectKind);
         assert!(!person.eligible);
         let unrated = decide(&r, kind, None, &none, today);
-        assert!(unrated.reasons.iter().any(|r| r.code == ReasonCode::NoRating && !r.met));
+        assert!(
+            unrated
+                .reasons
+                .iter()
+                .any(|r| r.code == ReasonCode::NoRating && !r.met)
+        );
     }
 
     #[test]
@@ -494,7 +511,16 @@ mod tests {
         assert!(decide(&r, k, None, &with(g("2025-11-25", None)), today).eligible);
         assert!(!decide(&r, k, None, &with(g("2025-11-26", None)), today).eligible);
         // Expired publicity: no longer counts; expiring today still does.
-        assert!(decide(&r, k, None, &with(g("2026-06-01", Some("2026-11-24"))), today).eligible);
+        assert!(
+            decide(
+                &r,
+                k,
+                None,
+                &with(g("2026-06-01", Some("2026-11-24"))),
+                today
+            )
+            .eligible
+        );
         assert!(!decide(&r, k, None, &with(g("2026-06-01", Some(TODAY))), today).eligible);
         // Below the minimum severity: does not count.
         let minor = Negative(Severity::Minor, date("2026-11-01"), None, false);

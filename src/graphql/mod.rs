@@ -10,6 +10,7 @@ use async_graphql::{
 
 use crate::audit::{Actor, graphql::AuditQuery};
 use crate::auth::{Caller, graphql::ViewerQuery};
+use crate::benefits::graphql::{BenefitsMutation, BenefitsQuery};
 use crate::calendar::graphql::{CalendarMutation, CalendarQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::commitments::graphql::{CommitmentsMutation, CommitmentsQuery};
@@ -34,6 +35,7 @@ pub struct Query(
     ListsQuery,
     RatingsQuery,
     CommitmentsQuery,
+    BenefitsQuery,
     CalendarQuery,
     ReferenceQuery,
     AuditQuery,
@@ -47,6 +49,7 @@ pub struct Mutation(
     ListsMutation,
     RatingsMutation,
     CommitmentsMutation,
+    BenefitsMutation,
     CatalogMutation,
     CalendarMutation,
 );

@@ -138,14 +138,16 @@ pub enum NodeKind {
     CreditRecord,
     ListEntry,
     Commitment,
+    BenefitUse,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 4] = [
+    const ALL: [NodeKind; 5] = [
         Self::Subject,
         Self::CreditRecord,
         Self::ListEntry,
         Self::Commitment,
+        Self::BenefitUse,
     ];
 
     fn prefix(self) -> &'static str {
@@ -154,6 +156,7 @@ impl NodeKind {
             Self::CreditRecord => "CreditRecord",
             Self::ListEntry => "ListEntry",
             Self::Commitment => "Commitment",
+            Self::BenefitUse => "BenefitUse",
         }
     }
 }

@@ -7,7 +7,8 @@ pub mod service;
 use async_graphql::Enum;
 
 /// The lists a subject can be on.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ListKind {
     /// 守信激励名单 (red list): incentives.
     Red,

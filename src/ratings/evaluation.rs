@@ -291,6 +291,7 @@ async fn chunk(
         ));
     }
     service::store(&txn, rows, true).await?;
+    crate::benefits::state::store(&txn, &facts).await?;
     txn.commit().await?;
     Ok(Some(ids.len() as u64))
 }

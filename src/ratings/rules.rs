@@ -664,6 +664,8 @@ pub struct RecordFact {
     pub severity: Option<Severity>,
     pub department: String,
     pub decision_date: NaiveDate,
+    /// The last day of its publicity; none for records without an end.
+    pub public_until: Option<NaiveDate>,
 }
 
 /// A list entry as the engine sees it: only ACTIVE entries are facts.
@@ -1070,6 +1072,7 @@ mod tests {
             severity: Some(severity),
             department: "MARKET_REGULATION".into(),
             decision_date: date(on),
+            public_until: None,
         }
     }
 
@@ -1164,6 +1167,7 @@ mod tests {
                     severity: None,
                     department: "X".into(),
                     decision_date: date("2026-06-01"),
+                    public_until: None,
                 })
                 .collect(),
             lists: vec![],
@@ -1296,6 +1300,7 @@ mod tests {
                 severity,
                 department: "MARKET_REGULATION".into(),
                 decision_date: date("2026-11-25") - chrono::Duration::days(i64::from(back)),
+                public_until: None,
             })
     }
 

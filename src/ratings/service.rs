@@ -332,6 +332,7 @@ type RecordRow = (
     Option<String>,
     String,
     NaiveDate,
+    Option<NaiveDate>,
 );
 
 /// The facts of subjects: their ACTIVE records (neither revoked nor repaired) and ACTIVE list
@@ -390,13 +391,23 @@ async fn facts_where(
             .column(credit_record::Column::Severity)
             .column(credit_record::Column::Department)
             .column(credit_record::Column::DecisionDate)
+            .column(credit_record::Column::PublicUntil)
             .filter(records_of)
             .filter(credit_record::Column::Status.eq("ACTIVE"))
             .into_tuple()
             .all(db)
             .await?;
-        for (id, subject_id, item_code, category, polarity, severity, department, decided) in
-            records
+        for (
+            id,
+            subject_id,
+            item_code,
+            category,
+            polarity,
+            severity,
+            department,
+            decided,
+            public_until,
+        ) in records
         {
             let (Some(category), Some(polarity)) =
                 (RecordCategory::parse(&category), Polarity::parse(&polarity))
@@ -412,6 +423,7 @@ async fn facts_where(
                     severity: severity.as_deref().and_then(Severity::parse),
                     department,
                     decision_date: decided,
+                    public_until,
                 });
             }
         }
@@ -705,7 +717,8 @@ pub async fn rerate(
             }
         }
     }
-    store(txn, rows, false).await
+    store(txn, rows, false).await?;
+    crate::benefits::state::store(txn, &facts).await
 }
 
 /// A rating as served: stored, or computed on read when the stored one has passed its

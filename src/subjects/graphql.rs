@@ -266,6 +266,19 @@ impl Subject {
         crate::commitments::graphql::commitments_page(ctx, filter, first, after).await
     }
 
+    /// The 信易+ benefits the subject qualifies for, one decision per scenario the caller may
+    /// ask about (an APP its own, a BANK FINANCING ones naming `purpose`, government roles
+    /// all), with the reasons. Audited.
+    async fn benefits(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Why you ask; required for BANK callers.")] purpose: Option<
+            crate::benefits::Purpose,
+        >,
+    ) -> async_graphql::Result<Vec<crate::benefits::graphql::Eligibility>> {
+        crate::benefits::graphql::subject_benefits(ctx, &self.0, purpose).await
+    }
+
     /// The subject's list entries the caller may see: the public sees RED and
     /// SERIOUS_DISHONESTY entries in force; government roles every list.
     async fn list_entries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ListEntry>> {
@@ -477,7 +490,8 @@ impl NodeQuery {
                         .map(|c| Node::Commitment(crate::commitments::graphql::Commitment(c))),
                 )
             }
-            None => Ok(None),
+            // A benefit use is answered in its payload only.
+            Some((NodeKind::BenefitUse, _)) | None => Ok(None),
         }
     }
 }

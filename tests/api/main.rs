@@ -9,6 +9,7 @@
 mod helpers;
 
 mod auth;
+mod benefits;
 mod commitments;
 mod http;
 mod lists;

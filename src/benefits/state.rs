@@ -1,0 +1,193 @@
+//! `credit_state`: each subject's facts as eligibility reads them, written by every write that
+//! changes them (in its transaction), and the hot-path read of a subject's state by code.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use entity::credit_state;
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, Statement, sea_query::OnConflict,
+};
+
+use super::rules::{Facts, Grade, Negative, OnList};
+use crate::catalog::{Polarity, RecordCategory};
+use crate::error::AppError;
+use crate::ratings::rules::{self as ratings, GradeClass};
+use crate::subjects::SubjectKind;
+
+/// The eligibility facts of a subject's rating facts: list entries and negative records.
+pub fn facts_of(f: &ratings::Facts) -> Facts {
+    Facts {
+        lists: f.lists.iter().map(|l| OnList(l.list, l.until)).collect(),
+        negatives: f
+            .records
+            .iter()
+            .filter(|r| r.polarity == Polarity::Negative)
+            .filter_map(|r| {
+                r.severity.map(|s| {
+                    Negative(
+                        s,
+                        r.decision_date,
+                        r.public_until,
+                        r.category == RecordCategory::CommitmentBreach,
+                    )
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Writes the facts of these subjects (insert or replace), in the caller's transaction.
+pub async fn store(
+    txn: &impl ConnectionTrait,
+    facts: &HashMap<i64, ratings::Facts>,
+) -> Result<(), AppError> {
+    if facts.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let mut rows: Vec<credit_state::ActiveModel> = Vec::with_capacity(facts.len());
+    let mut ids: Vec<&i64> = facts.keys().collect();
+    ids.sort_unstable();
+    for id in ids {
+        let text = serde_json::to_string(&facts_of(&facts[id]))
+            .map_err(|e| AppError::internal(format!("credit state of {id}: {e}")))?;
+        rows.push(credit_state::ActiveModel {
+            subject_id: Set(*id),
+            facts: Set(text),
+            updated_at: Set(now),
+        });
+    }
+    // 3 columns: far under both databases' parameter limits at 1000 rows.
+    for chunk in rows.chunks(1000) {
+        credit_state::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::column(credit_state::Column::SubjectId)
+                    .update_columns([credit_state::Column::Facts, credit_state::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A subject as the hot path reads it.
+#[derive(Debug, Clone)]
+pub struct SubjectState {
+    pub subject_id: i64,
+    pub lookup_key: String,
+    pub kind: SubjectKind,
+    /// None when no write has stored them yet (the caller computes them).
+    pub facts: Option<Facts>,
+    /// The current rating under the asked model, with the last day it is exact.
+    pub rating: Option<(Grade, Option<NaiveDate>)>,
+}
+
+const COLUMNS: &str = "s.id, s.lookup_key, s.kind, cs.facts, r.grade, r.grade_class, r.score, r.valid_until \
+    FROM subject s LEFT JOIN credit_state cs ON cs.subject_id = s.id \
+    LEFT JOIN rating r ON r.subject_id = s.id AND r.model_code = ";
+
+/// The state of the subject stored under `key`, with its rating under `model`: one statement,
+/// three index look-ups.
+pub async fn read(
+    db: &impl ConnectionTrait,
+    key: &str,
+    model: &str,
+) -> Result<Option<SubjectState>, AppError> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => format!("SELECT {COLUMNS}$2 WHERE s.lookup_key = $1"),
+        _ => format!("SELECT {COLUMNS}?2 WHERE s.lookup_key = ?1"),
+    };
+    let statement = Statement::from_sql_and_values(backend, sql, [key.into(), model.into()]);
+    match db.query_one_raw(statement).await? {
+        Some(row) => Ok(parse(&row)?),
+        None => Ok(None),
+    }
+}
+
+/// The states of the subjects stored under `keys`, by look-up key.
+pub async fn read_many(
+    db: &impl ConnectionTrait,
+    keys: &[String],
+    model: &str,
+) -> Result<HashMap<String, SubjectState>, AppError> {
+    let mut found = HashMap::with_capacity(keys.len());
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    let backend = db.get_database_backend();
+    let mut statements = Vec::new();
+    if backend == DbBackend::Postgres {
+        statements.push(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT {COLUMNS}$2 WHERE s.lookup_key IN (SELECT jsonb_array_elements_text($1::jsonb))"
+            ),
+            [
+                sea_orm::Value::Json(Some(Box::new(serde_json::json!(keys)))),
+                model.into(),
+            ],
+        ));
+    } else {
+        for chunk in keys.chunks(500) {
+            let marks = (0..chunk.len())
+                .map(|i| format!("?{}", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut values: Vec<sea_orm::Value> = vec![model.into()];
+            values.extend(chunk.iter().map(|k| k.as_str().into()));
+            statements.push(Statement::from_sql_and_values(
+                backend,
+                format!("SELECT {COLUMNS}?1 WHERE s.lookup_key IN ({marks})"),
+                values,
+            ));
+        }
+    }
+    for statement in statements {
+        for row in db.query_all_raw(statement).await? {
+            if let Some(state) = parse(&row)? {
+                found.insert(state.lookup_key.clone(), state);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn parse(row: &sea_orm::QueryResult) -> Result<Option<SubjectState>, AppError> {
+    let kind: String = row.try_get("", "kind")?;
+    let Some(kind) = SubjectKind::parse(&kind) else {
+        return Ok(None);
+    };
+    let facts: Option<String> = row.try_get("", "facts")?;
+    let facts = match facts {
+        Some(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| AppError::internal(format!("stored credit state: {e}")))?,
+        ),
+        None => None,
+    };
+    let grade: Option<String> = row.try_get("", "grade")?;
+    let class: Option<String> = row.try_get("", "grade_class")?;
+    let score: Option<i32> = row.try_get("", "score")?;
+    let valid_until: Option<NaiveDate> = row.try_get("", "valid_until")?;
+    let rating = match (grade, class.as_deref().and_then(GradeClass::parse), score) {
+        (Some(grade), Some(class), Some(score)) => Some((
+            Grade {
+                grade,
+                class,
+                score,
+            },
+            valid_until,
+        )),
+        _ => None,
+    };
+    Ok(Some(SubjectState {
+        subject_id: row.try_get("", "id")?,
+        lookup_key: row.try_get("", "lookup_key")?,
+        kind,
+        facts,
+        rating,
+    }))
+}

@@ -1,0 +1,479 @@
+//! 信易+: eligibility follows grades, lists and records as every write leaves them (a revoked
+//! record stops counting at once), each role asks only what it may, apps record uses once,
+//! banks publish loan products and feed outcomes back into the credit record.
+
+use credit_hub::auth::Role;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::helpers::{Backend, TestApp, days_ago, penalty, register, spawn_app};
+
+const TOWN: &str = "360404104000";
+const FOOD: &str = "91350100M000100Y43";
+const PERSON: &str = "360404198001010012";
+/// Valid, but never registered.
+const STRANGER: &str = "91360404MA35XXY27N";
+
+const ELIGIBILITY: &str = r#"query ($code: String!, $scenario: String!, $purpose: Purpose) {
+  eligibility(code: $code, scenario: $scenario, purpose: $purpose) {
+    code scenario registered eligible model grade gradeClass score evaluatedAt
+    reasons { code met messageZh messageEn } } }"#;
+
+async fn setup(backend: Backend) -> TestApp {
+    let app = spawn_app(backend).await;
+    register(
+        &app,
+        json!([
+            {"kind": "ENTERPRISE", "code": FOOD, "name": "九江甲食品有限公司", "regionCode": TOWN, "industryCode": "C"},
+            {"kind": "NATURAL_PERSON", "code": PERSON, "name": "王小明", "regionCode": TOWN},
+        ]),
+    )
+    .await;
+    app
+}
+
+async fn ask(
+    app: &TestApp,
+    role: Role,
+    code: &str,
+    scenario: &str,
+    purpose: Option<&str>,
+) -> Value {
+    let answer = app
+        .as_role(
+            role,
+            ELIGIBILITY,
+            json!({"code": code, "scenario": scenario, "purpose": purpose}),
+        )
+        .await;
+    assert!(answer.body["errors"].is_null(), "{}", answer.text);
+    answer.body["data"]["eligibility"].clone()
+}
+
+fn unmet(answer: &Value) -> Vec<String> {
+    answer["reasons"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter(|r| r["met"] == false)
+                .filter_map(|r| r["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn eligibility_follows_every_write(backend: Backend) {
+    let app = setup(backend).await;
+    let hall = ask(&app, Role::ApprovalHall, FOOD, "XINYI_PI_RONGQUE", None).await;
+    assert_eq!(hall["eligible"], true, "{hall}");
+    assert_eq!(
+        (hall["grade"].as_str(), hall["score"].as_i64()),
+        (Some("A"), Some(1000))
+    );
+    assert!(
+        hall["reasons"][0]["messageZh"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+
+    // A serious penalty: the loan product's "no serious record in 36 months" fails at once.
+    let submitted = app
+        .as_role(
+            Role::Department,
+            "mutation ($r: [CreditRecordInput!]!) { submitCreditRecords(input: {records: $r}) { acceptedCount } }",
+            json!({"r": [penalty(FOOD, "柴市监罚〔2026〕88号", days_ago(10), "罚款;吊销许可证件")]}),
+        )
+        .await;
+    assert_eq!(
+        submitted.body["data"]["submitCreditRecords"]["acceptedCount"], 1,
+        "{}",
+        submitted.text
+    );
+    let loan = ask(
+        &app,
+        Role::Bank,
+        FOOD,
+        "XINYI_DAI_JIUJIANG_BANK",
+        Some("LOAN_APPLICATION"),
+    )
+    .await;
+    assert_eq!(loan["eligible"], false, "{loan}");
+    assert!(
+        unmet(&loan).contains(&"NEGATIVE_RECORD".to_owned()),
+        "{loan}"
+    );
+
+    // On the serious-dishonesty list: excluded (and grade D by the override).
+    let listed = app
+        .as_role(
+            Role::Department,
+            "mutation ($input: AddListEntryInput!) { addListEntry(input: $input) { entry { id } userErrors { message } } }",
+            json!({"input": {"subjectCode": FOOD, "list": "SERIOUS_DISHONESTY", "reason": "食品安全严重违法", "legalBasis": "《市场监督管理严重违法失信名单管理办法》第九条", "decidedOn": days_ago(1).to_string()}}),
+        )
+        .await;
+    let entry = listed.body["data"]["addListEntry"]["entry"]["id"].clone();
+    assert!(entry.is_string(), "{}", listed.text);
+    let hall = ask(&app, Role::ApprovalHall, FOOD, "XINYI_PI_RONGQUE", None).await;
+    assert_eq!(hall["eligible"], false);
+    assert_eq!(hall["grade"], "D", "{hall}");
+    assert!(unmet(&hall).contains(&"EXCLUDED_LIST".to_owned()), "{hall}");
+
+    // Off the list and the penalty revoked: eligible again, in the very next read.
+    let removed = app
+        .as_role(
+            Role::Department,
+            "mutation ($input: RemoveListEntryInput!) { removeListEntry(input: $input) { entry { status } } }",
+            json!({"input": {"id": entry, "reason": "信用修复"}}),
+        )
+        .await;
+    assert_eq!(
+        removed.body["data"]["removeListEntry"]["entry"]["status"], "REMOVED",
+        "{}",
+        removed.text
+    );
+    let revoked = app
+        .as_role(
+            Role::Department,
+            "mutation ($input: RevokeCreditRecordInput!) { revokeCreditRecord(input: $input) { record { status } userErrors { message } } }",
+            json!({"input": {"sourceRef": "柴市监罚〔2026〕88号", "reason": "行政复议撤销"}}),
+        )
+        .await;
+    assert!(revoked.body["errors"].is_null(), "{}", revoked.text);
+    let loan = ask(
+        &app,
+        Role::Bank,
+        FOOD,
+        "XINYI_DAI_JIUJIANG_BANK",
+        Some("LOAN_APPLICATION"),
+    )
+    .await;
+    assert_eq!(loan["eligible"], true, "{loan}");
+
+    // The stored state and a state computed afresh agree (the fallback for subjects no write
+    // has touched since the state table came).
+    app.db()
+        .execute_unprepared("DELETE FROM credit_state")
+        .await
+        .expect("delete");
+    let again = ask(
+        &app,
+        Role::Bank,
+        FOOD,
+        "XINYI_DAI_JIUJIANG_BANK",
+        Some("LOAN_APPLICATION"),
+    )
+    .await;
+    assert_eq!(again["reasons"], loan["reasons"]);
+
+    // Every check is audited with its purpose.
+    assert!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'eligibility' AND purpose = 'LOAN_APPLICATION'"
+        )
+        .await
+            >= 3
+    );
+}
+
+async fn each_role_asks_only_what_it_may(backend: Backend) {
+    let app = setup(backend).await;
+    let code_of = |a: &crate::helpers::Answer| a.code().map(str::to_owned);
+    let try_ask = |role: Option<Role>, scenario: &'static str, purpose: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let variables = json!({"code": FOOD, "scenario": scenario, "purpose": purpose});
+            match role {
+                Some(r) => app.as_role(r, ELIGIBILITY, variables).await,
+                None => app.graphql(None, ELIGIBILITY, variables).await,
+            }
+        }
+    };
+    // An APP asks about its own organization's scenarios only.
+    let a = try_ask(Some(Role::App), "XINYI_PI_RONGQUE", None).await;
+    assert_eq!(code_of(&a).as_deref(), Some("FORBIDDEN"), "{}", a.text);
+    let a = try_ask(Some(Role::App), "XINYI_ZU_DEPOSIT_WAIVER", None).await;
+    assert_eq!(
+        a.body["data"]["eligibility"]["eligible"], true,
+        "{}",
+        a.text
+    );
+    // A BANK about FINANCING only, naming its purpose.
+    let a = try_ask(
+        Some(Role::Bank),
+        "XINYI_ZU_DEPOSIT_WAIVER",
+        Some("LOAN_APPLICATION"),
+    )
+    .await;
+    assert_eq!(code_of(&a).as_deref(), Some("FORBIDDEN"), "{}", a.text);
+    let a = try_ask(Some(Role::Bank), "XINYI_DAI_JIUJIANG_BANK", None).await;
+    assert_eq!(code_of(&a).as_deref(), Some("BAD_USER_INPUT"), "{}", a.text);
+    let a = try_ask(Some(Role::Partner), "XINYI_PI_RONGQUE", None).await;
+    assert_eq!(code_of(&a).as_deref(), Some("FORBIDDEN"), "{}", a.text);
+    let a = try_ask(None, "XINYI_PI_RONGQUE", None).await;
+    assert_eq!(
+        code_of(&a).as_deref(),
+        Some("UNAUTHENTICATED"),
+        "{}",
+        a.text
+    );
+    let a = try_ask(Some(Role::Admin), "NO_SUCH_SCENARIO", None).await;
+    assert_eq!(code_of(&a).as_deref(), Some("NOT_FOUND"), "{}", a.text);
+
+    // A person, by the library app: the code comes back masked; a kind the scenario is not for.
+    let library = ask(&app, Role::App, PERSON, "XINYI_YUE_LIBRARY", None).await;
+    assert_eq!(library["eligible"], true, "{library}");
+    assert_eq!(library["code"], "3604**********0012");
+    let company = ask(&app, Role::App, FOOD, "XINYI_YUE_LIBRARY", None).await;
+    assert_eq!(unmet(&company), vec!["SUBJECT_KIND".to_owned()]);
+
+    // In bulk, in the order asked; an unregistered code answers as such.
+    let bulk = app
+        .as_role(
+            Role::ApprovalHall,
+            r#"query ($codes: [String!]!) { eligibilities(codes: $codes, scenario: "XINYI_PI_RONGQUE") { code registered eligible reasons { code } } }"#,
+            json!({"codes": [STRANGER, FOOD]}),
+        )
+        .await;
+    let list = &bulk.body["data"]["eligibilities"];
+    assert_eq!(list[0]["registered"], false, "{}", bulk.text);
+    assert_eq!(list[0]["reasons"][0]["code"], "NOT_REGISTERED");
+    assert_eq!(
+        (list[1]["code"].as_str(), list[1]["eligible"].as_bool()),
+        (Some(FOOD), Some(true))
+    );
+
+    // Subject.benefits: an APP sees its own organization's scenarios only.
+    let benefits = app
+        .as_role(
+            Role::App,
+            r#"query ($code: String!) { subject(code: $code) { benefits { scenario eligible } } }"#,
+            json!({"code": FOOD}),
+        )
+        .await;
+    let scenarios: Vec<&str> = benefits.body["data"]["subject"]["benefits"]
+        .as_array()
+        .map(|b| b.iter().filter_map(|e| e["scenario"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        scenarios,
+        vec![
+            "XINYI_XING_PARKING",
+            "XINYI_YUE_LIBRARY",
+            "XINYI_ZU_DEPOSIT_WAIVER"
+        ],
+        "{}",
+        benefits.text
+    );
+    // The scenarios themselves are public.
+    let public = app
+        .graphql(
+            None,
+            "{ benefitScenarios(category: FINANCING) { code provider loan { amountMaxYuan termMonths } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        public.body["data"]["benefitScenarios"][0]["loan"]["termMonths"], 12,
+        "{}",
+        public.text
+    );
+}
+
+const USE: &str = r#"mutation ($input: RecordBenefitUseInput!) { recordBenefitUse(input: $input) {
+  replayed benefitUse { id scenario externalId grade } userErrors { field code message } } }"#;
+
+const DEFINE: &str = r#"mutation ($input: DefineBenefitScenarioInput!) { defineBenefitScenario(input: $input) {
+  scenario { code provider category loan { amountMinYuan rateNote } } userErrors { field code message } } }"#;
+
+const OUTCOME: &str = r#"mutation ($input: RecordLoanOutcomeInput!) { recordLoanOutcome(input: $input) {
+  replayed record { item severity department } userErrors { field code message } } }"#;
+
+/// The codes of the loan products a bank sees the food company qualify for, sorted.
+async fn products(app: &TestApp) -> Vec<String> {
+    let a = app
+        .as_role(
+            Role::Bank,
+            r#"query { loanProducts(code: "91350100M000100Y43", purpose: LOAN_APPLICATION) { scenario eligible } }"#,
+            json!({}),
+        )
+        .await;
+    let mut codes: Vec<String> = a.body["data"]["loanProducts"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .filter_map(|e| e["scenario"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    codes.sort();
+    codes
+}
+
+async fn uses_products_and_loan_outcomes(backend: Backend) {
+    let app = setup(backend).await;
+    let use_of = |id: &str, code: &str, note: &str| json!({"input": {"externalId": id, "scenario": "XINYI_YUE_LIBRARY", "subjectCode": code, "note": note}});
+    let first = app
+        .as_role(Role::App, USE, use_of("LIB-1", PERSON, "办理免押借阅证"))
+        .await;
+    let p = &first.body["data"]["recordBenefitUse"];
+    assert_eq!(p["replayed"], false, "{}", first.text);
+    // Persons are not graded by the comprehensive model: the library's rule asks for no
+    // dishonesty instead, and the use keeps no grade.
+    assert!(p["benefitUse"]["grade"].is_null(), "{}", first.text);
+    let again = app
+        .as_role(Role::App, USE, use_of("LIB-1", PERSON, "办理免押借阅证"))
+        .await;
+    assert_eq!(again.body["data"]["recordBenefitUse"]["replayed"], true);
+    let changed = app
+        .as_role(Role::App, USE, use_of("LIB-1", PERSON, "另一次"))
+        .await;
+    assert_eq!(
+        changed.body["data"]["recordBenefitUse"]["userErrors"][0]["code"], "CONFLICT",
+        "{}",
+        changed.text
+    );
+    let company = app
+        .as_role(Role::App, USE, use_of("LIB-2", FOOD, "企业"))
+        .await;
+    assert_eq!(
+        company.body["data"]["recordBenefitUse"]["userErrors"][0]["code"], "NOT_ELIGIBLE",
+        "{}",
+        company.text
+    );
+    let bank = app
+        .as_role(Role::Bank, USE, use_of("LIB-3", PERSON, "x"))
+        .await;
+    assert_eq!(bank.code(), Some("FORBIDDEN"));
+    let today = days_ago(0).to_string();
+    let usage = app
+        .as_role(
+            Role::App,
+            "query ($d: NaiveDate!) { benefitUsage(from: $d, to: $d) { scenario month uses subjects } }",
+            json!({"d": today}),
+        )
+        .await;
+    assert_eq!(
+        usage.body["data"]["benefitUsage"],
+        json!([{"scenario": "XINYI_YUE_LIBRARY", "month": &today[..7], "uses": 1, "subjects": 1}]),
+        "{}",
+        usage.text
+    );
+
+    // A bank publishes a loan product, its own and FINANCING only, with a rule that compiles.
+    let product = |code: &str, category: &str, months: u32| {
+        json!({"input": {"code": code, "name": "信易贷·科技贷", "category": category, "benefit": "纯信用",
+          "rule": {"minGradeClass": "A", "noNegative": {"minSeverity": "GENERAL", "months": months}},
+          "loan": {"amountMinYuan": 50000, "amountMaxYuan": 1000000, "termMonths": 24, "rateNote": "LPR"}}})
+    };
+    let made = app
+        .as_role(
+            Role::Bank,
+            DEFINE,
+            product("JJB_TECH_LOAN", "FINANCING", 12),
+        )
+        .await;
+    let s = &made.body["data"]["defineBenefitScenario"]["scenario"];
+    assert_eq!(s["provider"], "JIUJIANG_BANK", "{}", made.text);
+    assert_eq!(s["loan"]["rateNote"], "LPR");
+    let bad = app
+        .as_role(Role::Bank, DEFINE, product("JJB_RENT", "RENTAL", 0))
+        .await;
+    let fields: Vec<String> = bad.body["data"]["defineBenefitScenario"]["userErrors"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .map(|e| {
+                    e["field"]
+                        .as_array()
+                        .map(|f| {
+                            f.iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(".")
+                        })
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        fields,
+        vec!["rule.noNegative.months", "loan", "category"],
+        "{}",
+        bad.text
+    );
+
+    assert_eq!(
+        products(&app).await,
+        vec!["JJB_TECH_LOAN", "XINYI_DAI_JIUJIANG_BANK"]
+    );
+
+    // 以贷促信: 120 days overdue is a SERIOUS record of the bank; no product qualifies then.
+    let outcome = json!({"input": {"loanRef": "JJB-2026-001", "product": "XINYI_DAI_JIUJIANG_BANK",
+      "subjectCode": FOOD, "outcome": "OVERDUE", "date": days_ago(2).to_string(), "amountYuan": 500000, "overdueDays": 120}});
+    let o = app.as_role(Role::Bank, OUTCOME, outcome.clone()).await;
+    let r = &o.body["data"]["recordLoanOutcome"];
+    assert_eq!(r["record"]["item"], "LOAN_OVERDUE", "{}", o.text);
+    assert_eq!(r["record"]["severity"], "SERIOUS");
+    assert_eq!(r["record"]["department"], "JIUJIANG_BANK");
+    let replay = app.as_role(Role::Bank, OUTCOME, outcome).await;
+    assert_eq!(
+        replay.body["data"]["recordLoanOutcome"]["replayed"], true,
+        "{}",
+        replay.text
+    );
+    assert_eq!(products(&app).await, Vec::<String>::new());
+    let other_bank = app.token_for(Role::Bank, "RURAL_COMMERCIAL_BANK");
+    let foreign = app
+        .graphql(
+            Some(&other_bank),
+            OUTCOME,
+            json!({"input": {"loanRef": "R-1", "product": "XINYI_DAI_JIUJIANG_BANK", "subjectCode": FOOD,
+              "outcome": "GRANTED", "date": days_ago(2).to_string(), "amountYuan": 1000}}),
+        )
+        .await;
+    assert_eq!(
+        foreign.body["data"]["recordLoanOutcome"]["userErrors"][0]["field"],
+        json!(["product"]),
+        "{}",
+        foreign.text
+    );
+}
+
+async fn a_batch_evaluation_writes_the_state_the_hot_path_reads(backend: Backend) {
+    use credit_hub::demo::bulk::{Plan, generate};
+    let app = spawn_app(backend).await;
+    let plan = Plan {
+        subjects: 30,
+        records_per_subject: 3,
+        seed: 11,
+    };
+    generate(app.db(), plan, &["360404104000".to_owned()], |_, _| {})
+        .await
+        .expect("generate");
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM credit_state").await, 0);
+    let run = credit_hub::ratings::evaluation::start(
+        app.db(),
+        &credit_hub::audit::Actor::cli("test"),
+        "PUBLIC_COMPREHENSIVE",
+        None,
+    )
+    .await
+    .expect("start")
+    .expect("a run");
+    credit_hub::ratings::evaluation::work(app.db(), run.id, 10, |_, _| {})
+        .await
+        .expect("work");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM credit_state").await,
+        30
+    );
+}
+
+both!(
+    eligibility_follows_every_write,
+    each_role_asks_only_what_it_may,
+    uses_products_and_loan_outcomes,
+    a_batch_evaluation_writes_the_state_the_hot_path_reads,
+);
