@@ -13,14 +13,17 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
-use tokio::sync::{mpsc, oneshot};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::error::AppError;
 
 /// The most jobs one transaction takes.
 pub const MAX_BATCH: usize = 256;
+/// Group transactions in flight at once on PostgreSQL.
+pub const PG_WRITERS: usize = 4;
 
 /// What a committed (or failed) batch tells each job: `Err((unavailable, detail))` on failure.
 type Deliver = Box<dyn FnOnce(Result<(), (bool, String)>) + Send>;
@@ -31,27 +34,43 @@ type Run = Box<
         + Send,
 >;
 
+/// A job: its ordering key (jobs of a batch run in key order) and its work.
+struct Job {
+    key: String,
+    run: Run,
+}
+
 /// The handle requests use; cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Run>,
+    jobs: mpsc::Sender<Job>,
 }
 
 /// What a job's work returns: its answer, or a database error that aborts the batch.
 pub type Work<'t, T> = Pin<Box<dyn Future<Output = Result<T, AppError>> + Send + 't>>;
 
 impl Writer {
-    /// Starts the writer task for `db`.
+    /// Starts the writer tasks for `db`: one on SQLite, whose writers take turns anyway; on
+    /// PostgreSQL [`PG_WRITERS`], so that one batch runs while another waits for its commit.
     pub fn start(db: DatabaseConnection) -> Self {
-        let (jobs, queue) = mpsc::channel::<Run>(4 * MAX_BATCH);
-        tokio::spawn(run(db, queue));
+        let (jobs, queue) = mpsc::channel::<Job>(4 * MAX_BATCH);
+        let queue = Arc::new(Mutex::new(queue));
+        let writers = match db.get_database_backend() {
+            DbBackend::Postgres => PG_WRITERS,
+            _ => 1,
+        };
+        for _ in 0..writers {
+            tokio::spawn(run(db.clone(), queue.clone()));
+        }
         Self { jobs }
     }
 
     /// Runs `work` in the next group transaction and answers its result once that transaction
     /// has committed. An error of the work (or of any other job in the batch, or of the commit)
-    /// means nothing was written.
-    pub async fn write<T, F>(&self, work: F) -> Result<T, AppError>
+    /// means nothing was written. `key` orders the jobs of a batch (pass the natural key the
+    /// work writes), so that concurrent batches take their row locks in the same order and
+    /// cannot deadlock.
+    pub async fn write<T, F>(&self, key: String, work: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: for<'t> FnOnce(&'t DatabaseTransaction) -> Work<'t, T> + Send + 'static,
@@ -79,7 +98,7 @@ impl Writer {
             })
         });
         self.jobs
-            .send(job)
+            .send(Job { key, run: job })
             .await
             .map_err(|_| AppError::internal("the writer has stopped"))?;
         // A batch whose transaction could not begin drops its jobs unanswered: the database
@@ -88,10 +107,16 @@ impl Writer {
     }
 }
 
-async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Run>) {
-    let mut batch: Vec<Run> = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let jobs = std::mem::take(&mut batch);
+async fn run(db: DatabaseConnection, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        // One writer at a time takes what is waiting; the others run their batches meanwhile.
+        let taken = queue.lock().await.recv_many(&mut batch, MAX_BATCH).await;
+        if taken == 0 {
+            return;
+        }
+        let mut jobs = std::mem::take(&mut batch);
+        jobs.sort_by(|a, b| a.key.cmp(&b.key));
         let count = jobs.len();
         let outcome = commit_batch(&db, jobs).await;
         metrics::histogram!("credit_hub_group_commit_jobs").record(count as f64);
@@ -101,12 +126,11 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Run>) {
     }
 }
 
-async fn commit_batch(db: &DatabaseConnection, jobs: Vec<Run>) -> Result<(), DbErr> {
+async fn commit_batch(db: &DatabaseConnection, jobs: Vec<Job>) -> Result<(), DbErr> {
     let txn = crate::db::begin_write(db).await?;
     let mut delivers = Vec::with_capacity(jobs.len());
-    let mut jobs = jobs.into_iter();
-    for job in jobs.by_ref() {
-        match job(&txn).await {
+    for job in jobs {
+        match (job.run)(&txn).await {
             Ok(deliver) => delivers.push(deliver),
             Err(e) => {
                 // The failed job has its error; the rest of the batch (run or not) gets one too

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-/// The role a token carries; it decides what the caller may do (DESIGN.md, Identity and roles).
+/// The role a token carries; it decides what the caller may do (each field's description names
+/// the roles it serves).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]

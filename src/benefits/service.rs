@@ -675,15 +675,18 @@ pub async fn record_use(
     let actor = actor.clone();
     state
         .writer
-        .write(move |txn| {
-            Box::pin(insert_use(
-                txn,
-                row,
-                (organization, external_id, hash),
-                (eligible, failed),
-                actor,
-            ))
-        })
+        .write(
+            format!("benefit_use\u{1f}{organization}\u{1f}{external_id}"),
+            move |txn| {
+                Box::pin(insert_use(
+                    txn,
+                    row,
+                    (organization, external_id, hash),
+                    (eligible, failed),
+                    actor,
+                ))
+            },
+        )
         .await
 }
 

@@ -9,7 +9,7 @@ use async_graphql::Enum;
 
 use rules::FieldSpec;
 
-/// The categories of the catalog (DESIGN.md, Credit records and the catalog).
+/// The categories of the public credit information catalog (公共信用信息目录).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordCategory {
     /// 基础信息: registration and other basic data.

@@ -126,7 +126,13 @@ pub async fn record(
     let actor = actor.clone();
     state
         .writer
-        .write(move |txn| Box::pin(insert_or_replay(txn, row, key, actor)))
+        .write(
+            format!(
+                "commitment\u{1f}{}\u{1f}{}",
+                key.organization, key.external_id
+            ),
+            move |txn| Box::pin(insert_or_replay(txn, row, key, actor)),
+        )
         .await
 }
 

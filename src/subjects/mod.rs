@@ -8,7 +8,7 @@ pub mod service;
 
 use async_graphql::Enum;
 
-/// The kinds of credit subject (DESIGN.md, Subjects).
+/// The kinds of credit subject (信用主体): organizations, natural persons and rural households.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubjectKind {
     /// An enterprise (企业), USCC category 91.
