@@ -50,6 +50,7 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
         .map_err(StartError::Secrets)?;
     Ok(AppState {
         writer: crate::writer::Writer::start(db.clone()),
+        read_audit: crate::audit::reads::ReadAudit::start(db.clone()),
         organizations: Arc::default(),
         scenarios: Arc::default(),
         db,

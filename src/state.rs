@@ -25,6 +25,8 @@ pub struct AppState {
     pub organizations: Arc<OrganizationKinds>,
     /// The 信易+ scenarios, read at most every few seconds.
     pub scenarios: Arc<crate::benefits::service::ScenarioCache>,
+    /// The audit of hot-path reads, written in batches off the request path.
+    pub read_audit: crate::audit::reads::ReadAudit,
 }
 
 /// The kind of each organization code asked about (DEPARTMENT, BANK …), read once: an

@@ -2,9 +2,10 @@
 //! appended in the same transaction as the thing it records.
 
 pub mod graphql;
+pub mod reads;
 
 use entity::audit_log;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::auth::Principal;
 use crate::error::AppError;
@@ -62,20 +63,7 @@ pub async fn record(
     if entries.is_empty() {
         return Ok(());
     }
-    let now = chrono::Utc::now();
-    let rows = entries.into_iter().map(|e| audit_log::ActiveModel {
-        occurred_at: Set(now),
-        request_id: Set(actor.request_id.clone()),
-        actor: Set(actor.principal.as_ref().map(|p| p.client_id.clone())),
-        organization_code: Set(actor.principal.as_ref().map(|p| p.organization.clone())),
-        role: Set(actor.principal.as_ref().map(|p| p.role.as_str().to_owned())),
-        action: Set(e.action.to_owned()),
-        subject_id: Set(e.subject_id),
-        purpose: Set(e.purpose),
-        consent_ref: Set(e.consent_ref),
-        detail: Set(e.detail.map(|d| d.to_string())),
-        ..Default::default()
-    });
+    let rows = reads::rows(actor, entries);
     audit_log::Entity::insert_many(rows)
         .exec_without_returning(db)
         .await?;

@@ -258,7 +258,7 @@ pub async fn eligibility(
         Some(f) => decide_state(&state.db, scenario, f, today, now).await?,
         None => not_registered(scenario, now),
     };
-    audit_checks(&state.db, actor, std::slice::from_ref(&answer), purpose).await?;
+    audit_checks(state, actor, std::slice::from_ref(&answer), purpose).await?;
     Ok(answer)
 }
 
@@ -283,7 +283,7 @@ pub async fn eligibilities(
         });
     }
     found.clear();
-    audit_checks(&state.db, actor, &answers, purpose).await?;
+    audit_checks(state, actor, &answers, purpose).await?;
     Ok(answers)
 }
 
@@ -315,12 +315,13 @@ pub async fn for_subject(
             None => not_registered(scenario, now),
         });
     }
-    audit_checks(&state.db, actor, &answers, purpose).await?;
+    audit_checks(state, actor, &answers, purpose).await?;
     Ok(answers)
 }
 
+/// Queues the audit entries of eligibility checks (one per subject decided).
 async fn audit_checks(
-    db: &impl ConnectionTrait,
+    state: &AppState,
     actor: &Actor,
     answers: &[Answer],
     purpose: Option<Purpose>,
@@ -341,7 +342,7 @@ async fn audit_checks(
     if entries.is_empty() {
         return Ok(());
     }
-    audit::record(db, actor, entries).await
+    state.read_audit.record(&state.db, actor, entries).await
 }
 
 /// A scenario as an admin or a bank defines it.

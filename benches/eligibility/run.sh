@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Eligibility benchmark (issue 6): the hot path of the whole service under a real load generator.
+#
+# For each database (SQLite, then PostgreSQL): loads SUBJECTS subjects with the bulk generator,
+# evaluates them (which writes their ratings and credit state), starts the release server, then
+#   1. wrk, CONNECTIONS connections for DURATION: eligibility(code, scenario) on random codes;
+#   2. oha at a fixed RATE req/s for DURATION (GET with the code in the variables, from a file of
+#      URLs), printing p99 there;
+#   3. the server's peak RSS (VmHWM);
+#   4. on PostgreSQL, pgbench with a custom script fetching the same facts by code as one SQL
+#      statement, CONNECTIONS clients, for the ratio.
+#
+#   benches/eligibility/run.sh                       # both databases, 1,000,000 subjects
+#   SUBJECTS=100000 DBS=postgres benches/eligibility/run.sh
+#
+# Needs: wrk (apt-get install wrk), oha (cargo install oha), pgbench and psql (PostgreSQL's client
+# packages), python3. PostgreSQL from CREDIT_HUB_TEST_POSTGRES_URL (default
+# postgres://postgres@127.0.0.1:5432/test); a database is created for the run and dropped.
+set -euo pipefail
+
+SUBJECTS=${SUBJECTS:-1000000}
+RECORDS=${RECORDS:-2}
+DURATION=${DURATION:-30}
+CONNECTIONS=${CONNECTIONS:-32}
+RATE=${RATE:-2500}
+DBS=${DBS:-sqlite postgres}
+SCENARIO=${SCENARIO:-XINYI_ZU_DEPOSIT_WAIVER}
+PORT=${PORT:-18480}
+ADMIN_URL=${CREDIT_HUB_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+for tool in wrk oha pgbench psql python3; do
+  command -v "$tool" >/dev/null || { echo "this benchmark needs $tool"; exit 1; }
+done
+cd "$root"
+cargo build --release --quiet
+bin="$root/target/release/credit-hub"
+work=$(mktemp -d)
+server=""
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export CREDIT_HUB_JWT_SECRET=benchmark-secret-benchmark-secret-0123
+export CREDIT_HUB_ID_HASH_KEY=benchmark-id-key-benchmark-id-key-0123
+export CREDIT_HUB_LOG_LEVEL=warn
+
+run() {
+  local name=$1 url=$2
+  export DATABASE_URL=$url
+  local t0=$SECONDS
+  "$bin" migrate >/dev/null
+  "$bin" demo-data --subjects "$SUBJECTS" --records-per-subject "$RECORDS" --seed 1 >/dev/null 2>&1
+  local t1=$SECONDS
+  "$bin" evaluate --model PUBLIC_COMPREHENSIVE >/dev/null 2>&1
+  local t2=$SECONDS
+  echo "$name: generated $SUBJECTS subjects × $RECORDS records in $((t1 - t0)) s, evaluated in $((t2 - t1)) s"
+
+  # 100,000 random codes, and the GET URLs oha reads them from.
+  if [ "$name" = sqlite ]; then
+    python3 - "$url" "$work/codes" <<'PY'
+import sqlite3, sys
+path = sys.argv[1].removeprefix("sqlite://").split("?")[0]
+rows = sqlite3.connect(path).execute(
+    "SELECT display_code FROM subject ORDER BY random() LIMIT 100000").fetchall()
+open(sys.argv[2], "w").write("".join(r[0] + "\n" for r in rows))
+PY
+  else
+    psql -q -At "$url" -c "SELECT display_code FROM subject ORDER BY random() LIMIT 100000" >"$work/codes"
+  fi
+  python3 - "$work/codes" "$work/urls" "$PORT" "$SCENARIO" <<'PY'
+import sys, urllib.parse, json
+codes, urls, port, scenario = sys.argv[1:5]
+query = "query($c:String!,$s:String!){eligibility(code:$c,scenario:$s){eligible grade reasons{code met}}}"
+with open(urls, "w") as out:
+    for code in open(codes).read().split():
+        variables = json.dumps({"c": code, "s": scenario}, separators=(",", ":"))
+        out.write(f"http://127.0.0.1:{port}/graphql?" + urllib.parse.urlencode({"query": query, "variables": variables}) + "\n")
+PY
+
+  local token
+  token=$("$bin" token --role APP --org CHAISANG_APP --sub eligibility-bench --ttl 7200)
+  "$bin" serve --bind "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
+    sleep 0.2
+  done
+
+  # Warm up, then the measured runs.
+  TOKEN=$token CODES_FILE=$work/codes SCENARIO=$SCENARIO \
+    wrk -t2 -c"$CONNECTIONS" -d5s -s "$here/eligibility.lua" "http://127.0.0.1:$PORT" >/dev/null
+  echo -n "$name: $CONNECTIONS connections, ${DURATION} s, "
+  TOKEN=$token CODES_FILE=$work/codes SCENARIO=$SCENARIO \
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$here/eligibility.lua" "http://127.0.0.1:$PORT" | grep '^wrk:'
+  echo -n "$name: fixed $RATE req/s, ${DURATION} s, oha: "
+  oha --no-tui -z "${DURATION}s" -q "$RATE" -c "$CONNECTIONS" --urls-from-file "$work/urls" \
+    -H "Authorization: Bearer $token" --json >"$work/oha.json"
+  python3 - "$work/oha.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s, p = r["summary"], r["latencyPercentiles"]
+codes = r.get("statusCodeDistribution", {})
+print(f"{s['requestsPerSec']:.0f} req/s, p50 {p['p50'] * 1000:.2f} ms, p99 {p['p99'] * 1000:.2f} ms, "
+      f"status {codes}")
+PY
+  echo "$name: server peak RSS $(grep VmHWM /proc/$server/status | awk '{printf "%.1f MB", $2 / 1024}')"
+  kill "$server"
+  wait "$server" 2>/dev/null || true
+  server=""
+
+  if [ "$name" = postgres ]; then
+    psql -q "$url" -c "CREATE TABLE bench_codes (i integer PRIMARY KEY, code text NOT NULL)"
+    awk '{print NR "\t" $0}' "$work/codes" | psql -q "$url" -c "\\copy bench_codes FROM STDIN"
+    local count
+    count=$(wc -l <"$work/codes")
+    echo -n "$name: pgbench, the same facts by code in one statement, $CONNECTIONS clients: "
+    pgbench -n -c "$CONNECTIONS" -j 2 -T "$DURATION" -M prepared -D codes="$count" \
+      -f "$here/pgbench.sql" "$url" 2>/dev/null | grep -E '^tps' | sed 's/ (without initial connection time)//'
+  fi
+}
+
+for db in $DBS; do
+  case $db in
+    sqlite) run sqlite "sqlite://$work/eligibility.db?mode=rwc" ;;
+    postgres)
+      name="credit_hub_eligibility_$$"
+      psql -q "$ADMIN_URL" -c "CREATE DATABASE $name"
+      run postgres "${ADMIN_URL%/*}/$name"
+      psql -q "$ADMIN_URL" -c "DROP DATABASE $name WITH (FORCE)"
+      ;;
+  esac
+done

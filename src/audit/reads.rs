@@ -1,0 +1,104 @@
+//! The audit of reads on the hot path (eligibility checks): appended by a background writer in
+//! batches instead of one insert per request, so that a check costs one read. Writes are never
+//! audited here — theirs is in their own transaction.
+//!
+//! A read's entry is queued before its answer leaves; the writer inserts whatever is queued in
+//! one statement as soon as it can (under load, hundreds of entries per insert). When the queue
+//! is full the entry is written at once instead, so nothing is dropped while the node runs; a
+//! node that stops loses the entries still queued (under load, those of the insert in flight).
+
+use entity::audit_log;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
+use tokio::sync::mpsc;
+
+use super::{Actor, AuditEntry};
+use crate::error::AppError;
+
+/// Entries queued at most; beyond, a read writes its own.
+const QUEUE: usize = 50_000;
+/// Rows per insert: 10 columns, far under SQLite's parameter limit.
+const BATCH: usize = 1000;
+
+/// The handle reads use; cheap to clone.
+#[derive(Clone)]
+pub struct ReadAudit {
+    queue: mpsc::Sender<audit_log::ActiveModel>,
+}
+
+impl ReadAudit {
+    /// Starts the writer for `db`.
+    pub fn start(db: DatabaseConnection) -> Self {
+        let (queue, rows) = mpsc::channel(QUEUE);
+        tokio::spawn(write(db, rows));
+        Self { queue }
+    }
+
+    /// Queues the entries of one read; writes them at once if the queue is full.
+    pub async fn record(
+        &self,
+        db: &DatabaseConnection,
+        actor: &Actor,
+        entries: Vec<AuditEntry>,
+    ) -> Result<(), AppError> {
+        let mut overflow = Vec::new();
+        for row in rows(actor, entries) {
+            if let Err(
+                mpsc::error::TrySendError::Full(row) | mpsc::error::TrySendError::Closed(row),
+            ) = self.queue.try_send(row)
+            {
+                overflow.push(row);
+            }
+        }
+        if !overflow.is_empty() {
+            audit_log::Entity::insert_many(overflow)
+                .exec_without_returning(db)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The rows of one actor's entries, stamped now.
+pub(super) fn rows(actor: &Actor, entries: Vec<AuditEntry>) -> Vec<audit_log::ActiveModel> {
+    let now = chrono::Utc::now();
+    entries
+        .into_iter()
+        .map(|e| audit_log::ActiveModel {
+            occurred_at: Set(now),
+            request_id: Set(actor.request_id.clone()),
+            actor: Set(actor.principal.as_ref().map(|p| p.client_id.clone())),
+            organization_code: Set(actor.principal.as_ref().map(|p| p.organization.clone())),
+            role: Set(actor.principal.as_ref().map(|p| p.role.as_str().to_owned())),
+            action: Set(e.action.to_owned()),
+            subject_id: Set(e.subject_id),
+            purpose: Set(e.purpose),
+            consent_ref: Set(e.consent_ref),
+            detail: Set(e.detail.map(|d| d.to_string())),
+            ..Default::default()
+        })
+        .collect()
+}
+
+async fn write(db: DatabaseConnection, mut rows: mpsc::Receiver<audit_log::ActiveModel>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rows.recv_many(&mut batch, BATCH).await > 0 {
+        let pending = std::mem::take(&mut batch);
+        let count = pending.len();
+        // Twice, a moment apart: a busy SQLite or a reconnecting pool gets a second chance.
+        let mut result = audit_log::Entity::insert_many(pending.clone())
+            .exec_without_returning(&db)
+            .await;
+        if result.is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            result = audit_log::Entity::insert_many(pending)
+                .exec_without_returning(&db)
+                .await;
+        }
+        match result {
+            Ok(_) => metrics::histogram!("credit_hub_read_audit_batch").record(count as f64),
+            Err(e) => {
+                tracing::error!(error = %e, lost = count, "read audit entries could not be written")
+            }
+        }
+    }
+}
