@@ -49,7 +49,16 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
     let tokens = TokenKeys::from_settings(&settings, resolved.jwt_secret.as_deref())
         .map_err(StartError::Secrets)?;
     Ok(AppState {
-        writer: crate::writer::Writer::start(db.clone()),
+        commitments: crate::writer::Batcher::start(
+            db.clone(),
+            "commitments",
+            crate::commitments::service::insert_batch,
+        ),
+        benefit_uses: crate::writer::Batcher::start(
+            db.clone(),
+            "benefit_uses",
+            crate::benefits::service::insert_use_batch,
+        ),
         read_audit: crate::audit::reads::ReadAudit::start(db.clone()),
         organizations: Arc::default(),
         scenarios: Arc::default(),

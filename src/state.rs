@@ -19,8 +19,16 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub tokens: Arc<TokenKeys>,
     pub person_keys: Arc<PersonKeyHasher>,
-    /// Group commit for small idempotent writes (commitments, benefit uses).
-    pub writer: crate::writer::Writer,
+    /// Group commit of recorded commitments.
+    pub commitments: crate::writer::Batcher<
+        crate::commitments::service::Pending,
+        crate::commitments::service::RecordOutcome,
+    >,
+    /// Group commit of recorded benefit uses.
+    pub benefit_uses: crate::writer::Batcher<
+        crate::benefits::service::PendingUse,
+        crate::benefits::service::UseOutcome,
+    >,
     /// The kinds of organizations by code, as far as they were asked for.
     pub organizations: Arc<OrganizationKinds>,
     /// The 信易+ scenarios, read at most every few seconds.

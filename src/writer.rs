@@ -17,7 +17,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::error::AppError;
@@ -48,7 +48,7 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
     pub fn start<F, Fut>(db: DatabaseConnection, name: &'static str, write: F) -> Self
     where
         F: Fn(DatabaseConnection, Vec<I>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<O>, AppError>> + Send,
+        Fut: Future<Output = Result<Vec<O>, AppError>> + Send + 'static,
     {
         let (items, queue) = mpsc::channel::<Item<I, O>>(4 * MAX_BATCH);
         let queue = Arc::new(Mutex::new(queue));
@@ -93,8 +93,7 @@ async fn run<I, O, F, Fut>(
             return;
         }
         let (inputs, answers): (Vec<I>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
-        metrics::histogram!("credit_hub_group_commit_items", "writer" => name)
-            .record(taken as f64);
+        metrics::histogram!("credit_hub_group_commit_items", "writer" => name).record(taken as f64);
         match write(db.clone(), inputs).await {
             Ok(outputs) if outputs.len() == answers.len() => {
                 for (answer, output) in answers.into_iter().zip(outputs) {
@@ -102,7 +101,12 @@ async fn run<I, O, F, Fut>(
                 }
             }
             Ok(outputs) => {
-                tracing::error!(writer = name, items = answers.len(), outputs = outputs.len(), "a batch answered the wrong number of items");
+                tracing::error!(
+                    writer = name,
+                    items = answers.len(),
+                    outputs = outputs.len(),
+                    "a batch answered the wrong number of items"
+                );
                 for answer in answers {
                     let _ = answer.send(Err(AppError::internal("a batch lost count")));
                 }

@@ -5,7 +5,7 @@ pub mod graphql;
 pub mod reads;
 
 use entity::audit_log;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::auth::Principal;
 use crate::error::AppError;
@@ -63,11 +63,32 @@ pub async fn record(
     if entries.is_empty() {
         return Ok(());
     }
-    let rows = reads::rows(actor, entries);
+    let rows = rows(actor, entries);
     audit_log::Entity::insert_many(rows)
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// The rows of one actor's entries, stamped now.
+pub(crate) fn rows(actor: &Actor, entries: Vec<AuditEntry>) -> Vec<audit_log::ActiveModel> {
+    let now = chrono::Utc::now();
+    entries
+        .into_iter()
+        .map(|e| audit_log::ActiveModel {
+            occurred_at: Set(now),
+            request_id: Set(actor.request_id.clone()),
+            actor: Set(actor.principal.as_ref().map(|p| p.client_id.clone())),
+            organization_code: Set(actor.principal.as_ref().map(|p| p.organization.clone())),
+            role: Set(actor.principal.as_ref().map(|p| p.role.as_str().to_owned())),
+            action: Set(e.action.to_owned()),
+            subject_id: Set(e.subject_id),
+            purpose: Set(e.purpose),
+            consent_ref: Set(e.consent_ref),
+            detail: Set(e.detail.map(|d| d.to_string())),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// Which audit entries to read.

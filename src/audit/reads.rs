@@ -8,10 +8,10 @@
 //! node that stops loses the entries still queued (under load, those of the insert in flight).
 
 use entity::audit_log;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
+use sea_orm::{DatabaseConnection, EntityTrait};
 use tokio::sync::mpsc;
 
-use super::{Actor, AuditEntry};
+use super::{Actor, AuditEntry, rows};
 use crate::error::AppError;
 
 /// Entries queued at most; beyond, a read writes its own.
@@ -56,27 +56,6 @@ impl ReadAudit {
         }
         Ok(())
     }
-}
-
-/// The rows of one actor's entries, stamped now.
-pub(super) fn rows(actor: &Actor, entries: Vec<AuditEntry>) -> Vec<audit_log::ActiveModel> {
-    let now = chrono::Utc::now();
-    entries
-        .into_iter()
-        .map(|e| audit_log::ActiveModel {
-            occurred_at: Set(now),
-            request_id: Set(actor.request_id.clone()),
-            actor: Set(actor.principal.as_ref().map(|p| p.client_id.clone())),
-            organization_code: Set(actor.principal.as_ref().map(|p| p.organization.clone())),
-            role: Set(actor.principal.as_ref().map(|p| p.role.as_str().to_owned())),
-            action: Set(e.action.to_owned()),
-            subject_id: Set(e.subject_id),
-            purpose: Set(e.purpose),
-            consent_ref: Set(e.consent_ref),
-            detail: Set(e.detail.map(|d| d.to_string())),
-            ..Default::default()
-        })
-        .collect()
 }
 
 async fn write(db: DatabaseConnection, mut rows: mpsc::Receiver<audit_log::ActiveModel>) {

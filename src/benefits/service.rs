@@ -671,33 +671,78 @@ pub async fn record_use(
         .filter(|r| !r.met)
         .map(|r| r.en.clone())
         .collect();
-    let organization = principal.organization.clone();
-    let external_id = draft.external_id.trim().to_owned();
-    let actor = actor.clone();
     state
-        .writer
-        .write(
-            format!("benefit_use\u{1f}{organization}\u{1f}{external_id}"),
-            move |txn| {
-                Box::pin(insert_use(
-                    txn,
-                    row,
-                    (organization, external_id, hash),
-                    (eligible, failed),
-                    actor,
-                ))
-            },
-        )
+        .benefit_uses
+        .submit(PendingUse {
+            row,
+            organization: principal.organization.clone(),
+            external_id: draft.external_id.trim().to_owned(),
+            hash,
+            eligible,
+            failed,
+            actor: actor.clone(),
+        })
         .await
 }
 
-async fn insert_use(
-    txn: &DatabaseTransaction,
+/// A benefit use waiting for its group transaction.
+pub struct PendingUse {
     row: benefit_use::ActiveModel,
-    (organization, external_id, hash): (String, String, String),
-    (eligible, failed): (bool, Vec<String>),
+    organization: String,
+    external_id: String,
+    hash: String,
+    eligible: bool,
+    failed: Vec<String>,
     actor: Actor,
-) -> Result<Result<Used, Vec<FieldError>>, AppError> {
+}
+
+/// The answer to one recorded use.
+pub type UseOutcome = Result<Used, Vec<FieldError>>;
+
+/// Writes a batch of benefit uses in one transaction, in key order.
+pub async fn insert_use_batch(
+    db: DatabaseConnection,
+    mut items: Vec<PendingUse>,
+) -> Result<Vec<UseOutcome>, AppError> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|a, b| {
+        (&items[*a].organization, &items[*a].external_id)
+            .cmp(&(&items[*b].organization, &items[*b].external_id))
+    });
+    let txn = crate::db::begin_write(&db).await?;
+    let mut outcomes: Vec<Option<UseOutcome>> = (0..items.len()).map(|_| None).collect();
+    for i in order {
+        let item = std::mem::replace(
+            &mut items[i],
+            PendingUse {
+                row: Default::default(),
+                organization: String::new(),
+                external_id: String::new(),
+                hash: String::new(),
+                eligible: false,
+                failed: Vec::new(),
+                actor: Actor::default(),
+            },
+        );
+        outcomes[i] = Some(insert_use(&txn, item).await?);
+    }
+    txn.commit().await?;
+    outcomes
+        .into_iter()
+        .map(|o| o.ok_or_else(|| AppError::internal("a benefit use of the batch went unanswered")))
+        .collect()
+}
+
+async fn insert_use(txn: &DatabaseTransaction, item: PendingUse) -> Result<UseOutcome, AppError> {
+    let PendingUse {
+        row,
+        organization,
+        external_id,
+        hash,
+        eligible,
+        failed,
+        actor,
+    } = item;
     let existing = benefit_use::Entity::find()
         .filter(benefit_use::Column::RecordedBy.eq(organization.as_str()))
         .filter(benefit_use::Column::ExternalId.eq(external_id.as_str()))

@@ -1,10 +1,12 @@
 //! Recording, verifying, withdrawing and reading commitments.
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDate, Utc};
 use entity::{commitment, subject};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryTrait, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryTrait, sea_query::OnConflict,
 };
 use serde_json::{Map, Value, json};
 
@@ -123,40 +125,45 @@ pub async fn record(
         external_id: draft.external_id.trim().to_owned(),
         hash,
     };
-    let actor = actor.clone();
     state
-        .writer
-        .write(
-            format!(
-                "commitment\u{1f}{}\u{1f}{}",
-                key.organization, key.external_id
-            ),
-            move |txn| Box::pin(insert_or_replay(txn, row, key, actor)),
-        )
+        .commitments
+        .submit(Pending {
+            row,
+            key,
+            actor: actor.clone(),
+        })
         .await
 }
 
 /// What tells a retry from a new commitment: the recorder's key and the content's hash.
-struct Key {
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
     organization: String,
     external_id: String,
     hash: String,
 }
 
-/// Inserts a commitment unless its (recorder, externalId) is taken; a taken one with the same
-/// content is a replay, with other content a conflict. Runs inside a group transaction.
-async fn insert_or_replay(
-    txn: &DatabaseTransaction,
+/// A commitment waiting for its group transaction.
+pub struct Pending {
     row: commitment::ActiveModel,
     key: Key,
     actor: Actor,
-) -> Result<Result<Recorded, Vec<FieldError>>, AppError> {
-    let Key {
-        organization,
-        external_id,
-        hash,
-    } = key;
-    let mut insert = commitment::Entity::insert(row)
+}
+
+/// The answer to one recorded commitment.
+pub type RecordOutcome = Result<Recorded, Vec<FieldError>>;
+
+/// Writes a batch of commitments in one transaction: one multi-row insert in key order that
+/// skips taken (recorder, externalId) keys, a look-up of those taken, and their audit entries.
+/// A taken key with the same content is a replay, with other content a conflict.
+pub async fn insert_batch(
+    db: DatabaseConnection,
+    items: Vec<Pending>,
+) -> Result<Vec<RecordOutcome>, AppError> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|a, b| items[*a].key.cmp(&items[*b].key));
+    let txn = crate::db::begin_write(&db).await?;
+    let mut insert = commitment::Entity::insert_many(order.iter().map(|i| items[*i].row.clone()))
         .on_conflict(
             OnConflict::columns([
                 commitment::Column::RecordedBy,
@@ -167,41 +174,80 @@ async fn insert_or_replay(
         )
         .into_query();
     insert.returning_all();
-    let Some(inserted) = txn.query_one(&insert).await? else {
-        let found = by_external_id(txn, &organization, &external_id)
-            .await?
-            .ok_or_else(|| {
-                AppError::internal("a commitment's insert conflicted but no row holds its key")
-            })?;
-        return Ok(if found.content_hash == hash {
-            Ok(Recorded::Replayed(found))
+    let mut inserted: HashMap<(String, String), commitment::Model> = HashMap::new();
+    for row in txn.query_all(&insert).await? {
+        let m = <commitment::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
+        inserted.insert((m.recorded_by.clone(), m.external_id.clone()), m);
+    }
+    // Keys another transaction (or an earlier item of this batch) holds.
+    let mut taken: HashMap<(String, String), commitment::Model> = HashMap::new();
+    let missing: Vec<&Key> = items
+        .iter()
+        .map(|p| &p.key)
+        .filter(|k| !inserted.contains_key(&(k.organization.clone(), k.external_id.clone())))
+        .collect();
+    for k in missing {
+        let pair = (k.organization.clone(), k.external_id.clone());
+        if !taken.contains_key(&pair)
+            && let Some(found) = by_external_id(&txn, &k.organization, &k.external_id).await?
+        {
+            taken.insert(pair, found);
+        }
+    }
+    let mut outcomes: Vec<Option<RecordOutcome>> = (0..items.len()).map(|_| None).collect();
+    let mut audit_rows = Vec::new();
+    for i in order {
+        let Pending { key, actor, .. } = &items[i];
+        let pair = (key.organization.clone(), key.external_id.clone());
+        let outcome = if let Some(created) = inserted.remove(&pair) {
+            audit_rows.extend(crate::audit::rows(
+                actor,
+                vec![
+                    AuditEntry::new("recordCommitment", Some(created.subject_id)).detail(json!({
+                        "commitmentId": created.id,
+                        "externalId": created.external_id,
+                        "kind": created.kind,
+                    })),
+                ],
+            ));
+            // A later item of this batch with the same key meets this one.
+            taken.insert(pair, created.clone());
+            Ok(Recorded::Created(created))
         } else {
-            Err(vec![FieldError::new(
-                &["externalId"],
-                UserErrorCode::Conflict,
-                format!(
-                    "externalId {external_id} was recorded before with different content; \
-                     a changed commitment needs a new externalId"
-                ),
-            )])
-        });
-    };
-    let saved = <commitment::Model as sea_orm::FromQueryResult>::from_query_result(&inserted, "")?;
-    audit::record(
-        txn,
-        &actor,
-        vec![
-            AuditEntry::new("recordCommitment", Some(saved.subject_id)).detail(json!({
-                "commitmentId": saved.id,
-                "externalId": saved.external_id,
-                "kind": saved.kind,
-            })),
-        ],
-    )
-    .await?;
+            match taken.get(&pair) {
+                Some(found) if found.content_hash == key.hash => {
+                    Ok(Recorded::Replayed(found.clone()))
+                }
+                Some(_) => Err(vec![FieldError::new(
+                    &["externalId"],
+                    UserErrorCode::Conflict,
+                    format!(
+                        "externalId {} was recorded before with different content; \
+                         a changed commitment needs a new externalId",
+                        key.external_id
+                    ),
+                )]),
+                None => {
+                    return Err(AppError::internal(
+                        "a commitment's insert was skipped but no row holds its key",
+                    ));
+                }
+            }
+        };
+        outcomes[i] = Some(outcome);
+    }
+    for chunk in audit_rows.chunks(1000) {
+        entity::audit_log::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
     // A pending commitment is not a fact any model scores (the models score records and list
-    // entries), so the subject's ratings cannot change here; a breach re-rates.
-    Ok(Ok(Recorded::Created(saved)))
+    // entries), so no subject's ratings change here; a breach re-rates.
+    txn.commit().await?;
+    outcomes
+        .into_iter()
+        .map(|o| o.ok_or_else(|| AppError::internal("a commitment of the batch went unanswered")))
+        .collect()
 }
 
 /// Whether the caller may verify the commitment: the responsible department or an admin.
