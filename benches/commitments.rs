@@ -80,7 +80,7 @@ async fn run(name: &str, database_url: String) {
     let seconds = env("COMMIT_SECONDS", 20);
     let connections = env("COMMIT_CONNECTIONS", 32) as usize;
     let with_key = env("COMMIT_IDEMPOTENCY_KEY", 0) == 1;
-    let state = support::prepare(database_url).await;
+    let state = support::prepare(database_url, false).await;
     let url = support::serve(&state);
     let admin = support::token(&state, Role::Admin, "PLATFORM", "bench");
     let client = reqwest::Client::builder()

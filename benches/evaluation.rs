@@ -44,7 +44,7 @@ async fn run(name: &str, database_url: String) {
     let subjects = env("EVAL_SUBJECTS", 1_000_000);
     let per_subject = env("EVAL_RECORDS_PER_SUBJECT", 10) as u32;
     let reads = env("EVAL_READS", 5000);
-    let state = support::prepare(database_url).await;
+    let state = support::prepare(database_url, true).await;
     let townships: Vec<String> = credit_hub::reference::regions(&state.db, None, Some("TOWNSHIP"))
         .await
         .expect("regions")

@@ -59,7 +59,7 @@ fn penalty(n: usize, code: &str, decided: &str) -> Value {
 }
 
 async fn run(name: &str, database_url: String, records: usize, concurrency: usize) {
-    let state = support::prepare(database_url).await;
+    let state = support::prepare(database_url, false).await;
     let url = support::serve(&state);
     let admin = support::token(&state, Role::Admin, "PLATFORM", "bench");
     let department = support::token(&state, Role::Department, "MARKET_REGULATION", "bench");

@@ -212,7 +212,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             records_per_subject,
             seed,
         } => {
-            let state = prepare_state(settings)
+            let state = prepare_state(settings.for_bulk_work())
                 .await
                 .map_err(|e| CliError(e.to_string()))?;
             crate::demo::load_organizations(&state.db)
@@ -265,7 +265,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Evaluate { model, as_of } => {
-            let state = prepare_state(settings)
+            let state = prepare_state(settings.for_bulk_work())
                 .await
                 .map_err(|e| CliError(e.to_string()))?;
             let run = match crate::ratings::evaluation::start(

@@ -72,6 +72,10 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     /// How long the answer to an `Idempotency-Key` is kept for replays (at least 24).
     pub idempotency_key_hours: u64,
+    /// SQLite page cache per pooled connection, in MiB.
+    pub sqlite_cache_mb: u32,
+    /// SQLite memory map, in MiB (0 = off). Mapped pages count in the process's RSS.
+    pub sqlite_mmap_mb: u64,
 }
 
 impl Default for Settings {
@@ -103,6 +107,8 @@ impl Default for Settings {
             execution_timeout_seconds: 30,
             shutdown_timeout_seconds: 30,
             idempotency_key_hours: 24,
+            sqlite_cache_mb: 8,
+            sqlite_mmap_mb: 0,
         }
     }
 }
@@ -175,6 +181,14 @@ impl Settings {
             return invalid("max_batch and db_max_connections must be at least 1");
         }
         Ok(())
+    }
+
+    /// The SQLite memory a bulk command (generating or evaluating a whole district) works
+    /// best with, unless set higher: a 64 MiB cache and an 8 GiB memory map.
+    pub fn for_bulk_work(mut self) -> Self {
+        self.sqlite_cache_mb = self.sqlite_cache_mb.max(64);
+        self.sqlite_mmap_mb = self.sqlite_mmap_mb.max(8192);
+        self
     }
 
     pub fn is_sqlite(&self) -> bool {

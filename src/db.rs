@@ -23,18 +23,21 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
         .idle_timeout(Duration::from_secs(300))
         .sqlx_logging(false);
     if settings.is_sqlite() {
-        options.map_sqlx_sqlite_opts(|o| {
+        let mmap = settings.sqlite_mmap_mb.saturating_mul(1024 * 1024);
+        let cache = -i64::from(settings.sqlite_cache_mb) * 1024;
+        options.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(sqlite::SqliteJournalMode::Wal)
                 .synchronous(sqlite::SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                // Read through a memory map shared by every connection instead of a pread into
-                // each connection's 2 MB page cache: measured on the evaluation of 100,000
-                // subjects, most of the time went to those system calls.
-                .pragma("mmap_size", "8589934592")
-                // Up to 64 MiB of dirty pages before a transaction spills to the WAL (the
-                // default 2 MiB made bulk loads write the same pages to the WAL many times).
-                .pragma("cache_size", "-65536")
+                // Bulk work reads through a memory map shared by every connection instead of a
+                // pread into each connection's page cache (measured on the evaluation of
+                // 100,000 subjects: most of its time went to those system calls) and keeps up
+                // to 64 MiB of dirty pages before a transaction spills to the WAL. A server
+                // keeps both small: every mapped page it touches, and every connection's
+                // cache, counts in its resident memory (see `Settings::for_bulk_work`).
+                .pragma("mmap_size", mmap.to_string())
+                .pragma("cache_size", cache.to_string())
         });
     } else {
         options.statement_timeout(Duration::from_secs(settings.execution_timeout_seconds));

@@ -8,9 +8,11 @@ use credit_hub::config::Settings;
 use credit_hub::state::AppState;
 use sea_orm::{ConnectionTrait, Database};
 
-/// The state of a benchmark's service on `database_url`, migrated, with the demo organizations.
-pub async fn prepare(database_url: String) -> AppState {
-    let settings = Settings {
+/// The state of a benchmark's service on `database_url`, migrated, with the demo organizations,
+/// with the server's settings (`bulk`: with those of the bulk commands, `demo-data --subjects`
+/// and `evaluate`).
+pub async fn prepare(database_url: String, bulk: bool) -> AppState {
+    let mut settings = Settings {
         database_url,
         bind: "127.0.0.1:0".into(),
         jwt_secret: Some("benchmark-secret-benchmark-secret-0123".into()),
@@ -18,6 +20,9 @@ pub async fn prepare(database_url: String) -> AppState {
         log_level: "warn".into(),
         ..Settings::default()
     };
+    if bulk {
+        settings = settings.for_bulk_work();
+    }
     let state = credit_hub::app::prepare_state(settings)
         .await
         .expect("prepare");
