@@ -140,7 +140,15 @@ impl Settings {
             None => figment = figment.merge(Toml::file("credit-hub.toml")),
         }
         figment = figment
-            .merge(Env::prefixed("CREDIT_HUB_").ignore(&["CONFIG"]))
+            // CREDIT_HUB_TEST_* and CREDIT_HUB_REQUIRE_* steer the test suite, not the service.
+            .merge(
+                Env::prefixed("CREDIT_HUB_")
+                    .ignore(&["CONFIG"])
+                    .filter(|key| {
+                        let key = key.as_str().to_ascii_uppercase();
+                        !key.starts_with("TEST_") && !key.starts_with("REQUIRE_")
+                    }),
+            )
             .merge(Env::raw().only(&["DATABASE_URL"]));
         let settings: Settings = figment.extract().map_err(Box::new)?;
         settings.check()?;

@@ -52,10 +52,11 @@ run() {
   local name=$1 url=$2
   export DATABASE_URL=$url
   local t0=$SECONDS
-  "$bin" migrate >/dev/null
-  "$bin" demo-data --subjects "$SUBJECTS" --records-per-subject "$RECORDS" --seed 1 >/dev/null 2>&1
+  step() { "$@" >"$work/step.log" 2>&1 || { cat "$work/step.log"; exit 1; }; }
+  step "$bin" migrate
+  step "$bin" demo-data --subjects "$SUBJECTS" --records-per-subject "$RECORDS" --seed 1
   local t1=$SECONDS
-  "$bin" evaluate --model PUBLIC_COMPREHENSIVE >/dev/null 2>&1
+  step "$bin" evaluate --model PUBLIC_COMPREHENSIVE
   local t2=$SECONDS
   echo "$name: generated $SUBJECTS subjects × $RECORDS records in $((t1 - t0)) s, evaluated in $((t2 - t1)) s"
 
@@ -97,8 +98,9 @@ PY
   TOKEN=$token CODES_FILE=$work/codes SCENARIO=$SCENARIO \
     wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$here/eligibility.lua" "http://127.0.0.1:$PORT" | grep '^wrk:'
   echo -n "$name: fixed $RATE req/s, ${DURATION} s, oha: "
-  oha --no-tui -z "${DURATION}s" -q "$RATE" -c "$CONNECTIONS" --urls-from-file "$work/urls" \
-    -H "Authorization: Bearer $token" --json >"$work/oha.json"
+  oha --no-tui -z "${DURATION}s" -q "$RATE" -c "$CONNECTIONS" --latency-correction \
+    -H "Authorization: Bearer $token" --output-format json --urls-from-file "$work/urls" \
+    >"$work/oha.json"
   python3 - "$work/oha.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -129,7 +131,8 @@ for db in $DBS; do
     postgres)
       name="credit_hub_eligibility_$$"
       psql -q "$ADMIN_URL" -c "CREATE DATABASE $name"
-      run postgres "${ADMIN_URL%/*}/$name"
+      base=${ADMIN_URL%%\?*}
+      run postgres "${base%/*}/$name${ADMIN_URL#"$base"}"
       psql -q "$ADMIN_URL" -c "DROP DATABASE $name WITH (FORCE)"
       ;;
   esac

@@ -2,6 +2,7 @@
 //! changes them (in its transaction), and the hot-path read of a subject's state by code.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{NaiveDate, Utc};
 use entity::credit_state;
@@ -88,6 +89,18 @@ const COLUMNS: &str = "s.id, s.lookup_key, s.kind, cs.facts, r.grade, r.grade_cl
     FROM subject s LEFT JOIN credit_state cs ON cs.subject_id = s.id \
     LEFT JOIN rating r ON r.subject_id = s.id AND r.model_code = ";
 
+/// The hot path's statement on a backend: parameters 1 the look-up key, 2 the model's code.
+pub fn read_sql(backend: DbBackend) -> &'static str {
+    static POSTGRES: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {COLUMNS}$2 WHERE s.lookup_key = $1"));
+    static SQLITE: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {COLUMNS}?2 WHERE s.lookup_key = ?1"));
+    match backend {
+        DbBackend::Postgres => &POSTGRES,
+        _ => &SQLITE,
+    }
+}
+
 /// The state of the subject stored under `key`, with its rating under `model`: one statement,
 /// three index look-ups.
 pub async fn read(
@@ -96,11 +109,8 @@ pub async fn read(
     model: &str,
 ) -> Result<Option<SubjectState>, AppError> {
     let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => format!("SELECT {COLUMNS}$2 WHERE s.lookup_key = $1"),
-        _ => format!("SELECT {COLUMNS}?2 WHERE s.lookup_key = ?1"),
-    };
-    let statement = Statement::from_sql_and_values(backend, sql, [key.into(), model.into()]);
+    let statement =
+        Statement::from_sql_and_values(backend, read_sql(backend), [key.into(), model.into()]);
     match db.query_one_raw(statement).await? {
         Some(row) => Ok(parse(&row)?),
         None => Ok(None),

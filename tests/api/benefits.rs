@@ -478,9 +478,94 @@ async fn a_batch_evaluation_writes_the_state_the_hot_path_reads(backend: Backend
     );
 }
 
+async fn the_hot_path_is_one_indexed_statement(backend: Backend) {
+    let app = setup(backend).await;
+    let db = app.db();
+    let backend = db.get_database_backend();
+    let sql = credit_hub::benefits::state::read_sql(backend);
+    let explain = match backend {
+        sea_orm::DbBackend::Postgres => format!("EXPLAIN {sql}"),
+        _ => format!("EXPLAIN QUERY PLAN {sql}"),
+    };
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            explain,
+            [FOOD.into(), "PUBLIC_COMPREHENSIVE".into()],
+        ))
+        .await
+        .expect("explain");
+    let plan: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.try_get_by_index::<String>(0)
+                .or_else(|_| r.try_get::<String>("", "detail"))
+                .unwrap_or_default()
+        })
+        .collect();
+    let text = plan.join("\n");
+    assert!(
+        !text.contains("Seq Scan") && !text.contains("SCAN s"),
+        "{text}"
+    );
+    match backend {
+        sea_orm::DbBackend::Postgres => {
+            assert!(
+                text.contains("Index Scan") || text.contains("Index Only Scan"),
+                "{text}"
+            )
+        }
+        _ => assert!(text.contains("SEARCH s USING INDEX"), "{text}"),
+    }
+}
+
+async fn a_record_past_its_publicity_stops_counting(backend: Backend) {
+    let app = setup(backend).await;
+    let define = app
+        .as_role(
+            Role::Admin,
+            DEFINE,
+            json!({"input": {"code": "TEST_NO_GENERAL_36", "name": "测试：三年内无一般失信", "category": "OTHER",
+              "benefit": "测试", "rule": {"noNegative": {"minSeverity": "GENERAL", "months": 36}}}}),
+        )
+        .await;
+    assert!(
+        define.body["data"]["defineBenefitScenario"]["scenario"].is_object(),
+        "{}",
+        define.text
+    );
+    let submit =
+        |number: &str, days: i64| json!({"r": [penalty(FOOD, number, days_ago(days), "罚款")]});
+    let query = "mutation ($r: [CreditRecordInput!]!) { submitCreditRecords(input: {records: $r}) { acceptedCount results { record { severity publicUntil } } } }";
+    // GENERAL, decided 400 days ago: its publicity (at most a year) has ended.
+    let old = app
+        .as_role(Role::Department, query, submit("柴市监罚〔2025〕7号", 400))
+        .await;
+    let record = &old.body["data"]["submitCreditRecords"]["results"][0]["record"];
+    assert_eq!(record["severity"], "GENERAL", "{}", old.text);
+    let until = record["publicUntil"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(until < days_ago(0).to_string(), "{}", old.text);
+    let answer = ask(&app, Role::Admin, FOOD, "TEST_NO_GENERAL_36", None).await;
+    assert_eq!(answer["eligible"], true, "{answer}");
+    // A recent one counts.
+    app.as_role(Role::Department, query, submit("柴市监罚〔2026〕9号", 30))
+        .await;
+    let answer = ask(&app, Role::Admin, FOOD, "TEST_NO_GENERAL_36", None).await;
+    assert_eq!(
+        unmet(&answer),
+        vec!["NEGATIVE_RECORD".to_owned()],
+        "{answer}"
+    );
+}
+
 both!(
     eligibility_follows_every_write,
     each_role_asks_only_what_it_may,
     uses_products_and_loan_outcomes,
     a_batch_evaluation_writes_the_state_the_hot_path_reads,
+    the_hot_path_is_one_indexed_statement,
+    a_record_past_its_publicity_stops_counting,
 );
