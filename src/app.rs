@@ -60,6 +60,11 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
             crate::benefits::service::insert_use_batch,
         ),
         read_audit: crate::audit::reads::ReadAudit::start(db.clone()),
+        idempotency: crate::writer::Batcher::start(
+            db.clone(),
+            "idempotency_keys",
+            crate::idempotency::run_steps,
+        ),
         organizations: Arc::default(),
         scenarios: Arc::default(),
         db,

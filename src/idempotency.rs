@@ -14,9 +14,11 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_key;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryTrait,
-    sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryTrait, sea_query::OnConflict,
 };
+
+use crate::error::AppError;
 
 /// The longest key.
 pub const MAX_KEY_LEN: usize = 255;
@@ -182,6 +184,86 @@ pub async fn purge(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64,
         .exec(db)
         .await?
         .rows_affected)
+}
+
+/// What happens to a key: claimed before its request runs, then completed with the answer or
+/// released. Many requests' steps share one transaction through a [`crate::writer::Batcher`]:
+/// on SQLite a single-row write per step, each taking the write lock on its own, was what made
+/// requests with the header slow.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Claim {
+        client: String,
+        key: String,
+        hash: String,
+        lease: Duration,
+        keep: Duration,
+    },
+    Complete {
+        client: String,
+        key: String,
+        status: u16,
+        body: String,
+    },
+    Release {
+        client: String,
+        key: String,
+    },
+}
+
+/// The outcome of a step: a claim's answer, or `None` for completing and releasing.
+pub type StepOutcome = Option<Claim>;
+
+impl Step {
+    fn id(&self) -> (&str, &str) {
+        match self {
+            Self::Claim { client, key, .. }
+            | Self::Complete { client, key, .. }
+            | Self::Release { client, key } => (client, key),
+        }
+    }
+}
+
+/// Runs a batch of steps in one transaction, in key order (so that concurrent batches take
+/// their row locks alike), and answers them in the order given.
+pub async fn run_steps(
+    db: DatabaseConnection,
+    steps: Vec<Step>,
+) -> Result<Vec<StepOutcome>, AppError> {
+    let mut order: Vec<usize> = (0..steps.len()).collect();
+    order.sort_by(|a, b| steps[*a].id().cmp(&steps[*b].id()));
+    let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
+    let mut outcomes: Vec<StepOutcome> = vec![None; slots.len()];
+    let txn = crate::db::begin_write(&db).await?;
+    for i in order {
+        let Some(step) = slots[i].take() else {
+            continue;
+        };
+        outcomes[i] = match step {
+            Step::Claim {
+                client,
+                key,
+                hash,
+                lease,
+                keep,
+            } => Some(claim(&txn, &client, &key, &hash, lease, keep).await?),
+            Step::Complete {
+                client,
+                key,
+                status,
+                body,
+            } => {
+                complete(&txn, &client, &key, status, body).await?;
+                None
+            }
+            Step::Release { client, key } => {
+                release(&txn, &client, &key).await?;
+                None
+            }
+        };
+    }
+    txn.commit().await?;
+    Ok(outcomes)
 }
 
 #[cfg(test)]

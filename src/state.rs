@@ -33,6 +33,9 @@ pub struct AppState {
     pub organizations: Arc<OrganizationKinds>,
     /// The 信易+ scenarios, read at most every few seconds.
     pub scenarios: Arc<crate::benefits::service::ScenarioCache>,
+    /// Group commit of `Idempotency-Key` claims and answers.
+    pub idempotency:
+        crate::writer::Batcher<crate::idempotency::Step, crate::idempotency::StepOutcome>,
     /// The audit of hot-path reads, written in batches off the request path.
     pub read_audit: crate::audit::reads::ReadAudit,
 }

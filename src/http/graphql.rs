@@ -32,7 +32,7 @@ use crate::graphql::{
     CreditHubSchema, RequestId, Schemas,
     limits::{ExecutionTrace, IntrospectionOff},
 };
-use crate::idempotency::{self, Claim};
+use crate::idempotency::{self, Claim, Step};
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -357,10 +357,19 @@ pub async fn post(
                 i64::try_from(state.settings.idempotency_key_hours).unwrap_or(24),
             );
             let hash = crate::digest::sha256_hex(&body);
-            let claim = idempotency::claim(&state.db, &client, &key, &hash, lease, keep).await;
+            let claim = state
+                .idempotency
+                .submit(Step::Claim {
+                    client: client.clone(),
+                    key: key.clone(),
+                    hash,
+                    lease,
+                    keep,
+                })
+                .await;
             match claim {
-                Ok(Claim::Run) => {}
-                Ok(Claim::Replay { status, body }) => {
+                Ok(Some(Claim::Run)) => {}
+                Ok(Some(Claim::Replay { status, body })) => {
                     let mut response = respond(
                         StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
                         media,
@@ -372,7 +381,7 @@ pub async fn post(
                     );
                     return response;
                 }
-                Ok(Claim::Mismatch) => {
+                Ok(Some(Claim::Mismatch)) => {
                     return error_body(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "BAD_USER_INPUT",
@@ -380,7 +389,7 @@ pub async fn post(
                          use a new key for a new request",
                     );
                 }
-                Ok(Claim::InFlight) => {
+                Ok(Some(Claim::InFlight) | None) => {
                     let mut response = error_body(
                         StatusCode::CONFLICT,
                         "CONFLICT",
@@ -393,10 +402,10 @@ pub async fn post(
                     return response;
                 }
                 Err(e) => {
-                    let code = if crate::error::is_connection_error(&e) {
+                    let code = if matches!(e, crate::error::AppError::Unavailable) {
                         StatusCode::SERVICE_UNAVAILABLE
                     } else {
-                        tracing::error!(error = %e, "idempotency key claim failed");
+                        tracing::error!(error = %e.detail(), "idempotency key claim failed");
                         StatusCode::INTERNAL_SERVER_ERROR
                     };
                     let mut response = error_body(
@@ -419,14 +428,19 @@ pub async fn post(
             let body = serialize(&response_body(&outcome));
             let kept = if decided(&outcome) {
                 let text = String::from_utf8_lossy(&body).into_owned();
-                idempotency::complete(&state.db, &client, &key, status.as_u16(), text).await
+                Step::Complete {
+                    client,
+                    key,
+                    status: status.as_u16(),
+                    body: text,
+                }
             } else {
-                idempotency::release(&state.db, &client, &key).await
+                Step::Release { client, key }
             };
-            if let Err(e) = kept {
+            if let Err(e) = state.idempotency.submit(kept).await {
                 // The answer still goes out; a retry after the lease runs the mutation again
                 // and its natural key answers it as a replay.
-                tracing::warn!(error = %e, "the answer to an Idempotency-Key could not be kept");
+                tracing::warn!(error = %e.detail(), "the answer to an Idempotency-Key could not be kept");
             }
             respond(status, media, body)
         }
