@@ -8,7 +8,7 @@
 //! node that stops loses the entries still queued (those of the last 100 ms).
 
 use entity::audit_log;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
 use tokio::sync::mpsc;
 
 use super::{Actor, AuditEntry, rows};
@@ -76,14 +76,10 @@ async fn write(db: DatabaseConnection, mut rows: mpsc::Receiver<audit_log::Activ
         let pending = std::mem::take(&mut batch);
         let count = pending.len();
         // Twice, a moment apart: a busy SQLite or a reconnecting pool gets a second chance.
-        let mut result = audit_log::Entity::insert_many(pending.clone())
-            .exec_without_returning(&db)
-            .await;
+        let mut result = insert(&db, &pending).await;
         if result.is_err() {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            result = audit_log::Entity::insert_many(pending)
-                .exec_without_returning(&db)
-                .await;
+            result = insert(&db, &pending).await;
         }
         match result {
             Ok(_) => metrics::histogram!("credit_hub_read_audit_batch").record(count as f64),
@@ -92,4 +88,15 @@ async fn write(db: DatabaseConnection, mut rows: mpsc::Receiver<audit_log::Activ
             }
         }
     }
+}
+
+/// Inserts the rows in one transaction, in runs of powers of two (few statement shapes).
+async fn insert(db: &DatabaseConnection, rows: &[audit_log::ActiveModel]) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    for run in crate::db::power_of_two_runs(rows.len(), 512) {
+        audit_log::Entity::insert_many(rows[run].to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await
 }

@@ -20,6 +20,7 @@ use crate::records::rules::Severity;
 use crate::records::service::{PlatformRecord, china_today, insert_platform_record};
 use crate::state::AppState;
 use crate::subjects::SubjectKind;
+use crate::writer::MAX_BATCH;
 
 /// What `record` did.
 #[derive(Debug)]
@@ -163,21 +164,24 @@ pub async fn insert_batch(
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by(|a, b| items[*a].key.cmp(&items[*b].key));
     let txn = crate::db::begin_write(&db).await?;
-    let mut insert = commitment::Entity::insert_many(order.iter().map(|i| items[*i].row.clone()))
-        .on_conflict(
-            OnConflict::columns([
-                commitment::Column::RecordedBy,
-                commitment::Column::ExternalId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .into_query();
-    insert.returning_all();
     let mut inserted: HashMap<(String, String), commitment::Model> = HashMap::new();
-    for row in txn.query_all(&insert).await? {
-        let m = <commitment::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
-        inserted.insert((m.recorded_by.clone(), m.external_id.clone()), m);
+    for run in crate::db::power_of_two_runs(order.len(), MAX_BATCH) {
+        let mut insert =
+            commitment::Entity::insert_many(order[run].iter().map(|i| items[*i].row.clone()))
+                .on_conflict(
+                    OnConflict::columns([
+                        commitment::Column::RecordedBy,
+                        commitment::Column::ExternalId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .into_query();
+        insert.returning_all();
+        for row in txn.query_all(&insert).await? {
+            let m = <commitment::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
+            inserted.insert((m.recorded_by.clone(), m.external_id.clone()), m);
+        }
     }
     // Keys another transaction (or an earlier item of this batch) holds.
     let mut taken: HashMap<(String, String), commitment::Model> = HashMap::new();
@@ -236,8 +240,8 @@ pub async fn insert_batch(
         };
         outcomes[i] = Some(outcome);
     }
-    for chunk in audit_rows.chunks(1000) {
-        entity::audit_log::Entity::insert_many(chunk.to_vec())
+    for run in crate::db::power_of_two_runs(audit_rows.len(), MAX_BATCH) {
+        entity::audit_log::Entity::insert_many(audit_rows[run].to_vec())
             .exec_without_returning(&txn)
             .await?;
     }
