@@ -235,3 +235,21 @@ impl FieldError {
         self
     }
 }
+
+/// Checks a text's presence and length (in characters, after trimming).
+pub fn text_rule(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
+    let chars = value.trim().chars().count();
+    if chars == 0 {
+        errors.push(FieldError::new(
+            &[field],
+            UserErrorCode::Required,
+            format!("{field} is required"),
+        ));
+    } else if chars > max {
+        errors.push(FieldError::new(
+            &[field],
+            UserErrorCode::TooLong,
+            format!("{field} may have at most {max} characters"),
+        ));
+    }
+}

@@ -312,13 +312,7 @@ impl BenefitsQuery {
             ],
             "subjects:read",
         )?;
-        if p.role == Role::Bank && purpose.is_none() {
-            return Err(AppError::bad_input(
-                "purpose",
-                "a bank's credit check names its purpose (LOAN_APPLICATION …)",
-            )
-            .into());
-        }
+        service::require_purpose(p, purpose)?;
         let state = ctx.state()?;
         let keys = keys_of(ctx, "code", code.trim(), subject_kind)?;
         let Some(subject) = subjects::find_by_keys_public(&state.db, &keys).await? else {
@@ -408,13 +402,7 @@ pub async fn subject_benefits(
         ],
         "subjects:read",
     )?;
-    if p.role == Role::Bank && purpose.is_none() {
-        return Err(AppError::bad_input(
-            "purpose",
-            "a bank's credit check names its purpose (LOAN_APPLICATION …)",
-        )
-        .into());
-    }
+    service::require_purpose(p, purpose)?;
     let state = ctx.state()?;
     let answers =
         service::for_subject(state, ctx.caller(), &ctx.actor(), subject, None, purpose).await?;
@@ -710,26 +698,16 @@ impl BenefitsMutation {
                 )]));
             }
         };
-        let keys = match subjects::lookup_keys(
-            input.subject_code.trim(),
-            input.subject_kind,
+        let subject = match subjects::registered(
+            &state.db,
             &state.person_keys,
-        ) {
-            Ok(k) => k,
-            Err(e) => {
-                return Ok(refuse(vec![FieldError::new(
-                    &["subjectCode"],
-                    UserErrorCode::InvalidFormat,
-                    e.message(),
-                )]));
-            }
-        };
-        let Some(subject) = subjects::find_by_keys_public(&state.db, &keys).await? else {
-            return Ok(refuse(vec![FieldError::new(
-                &["subjectCode"],
-                UserErrorCode::SubjectNotRegistered,
-                "no subject is registered under this code",
-            )]));
+            &input.subject_code,
+            input.subject_kind,
+        )
+        .await?
+        {
+            Ok(s) => s,
+            Err(e) => return Ok(refuse(vec![e])),
         };
         let report = LoanReport {
             loan_ref: input.loan_ref,

@@ -133,12 +133,19 @@ pub fn may_ask(
                 scenario.row.code, scenario.row.category
             )))
         }
-        Role::Bank if purpose.is_none() => Err(AppError::bad_input(
+        _ => require_purpose(p, purpose),
+    }
+}
+
+/// A bank's credit check names its purpose, as credit-reporting law asks.
+pub fn require_purpose(p: &Principal, purpose: Option<Purpose>) -> Result<(), AppError> {
+    if p.role == Role::Bank && purpose.is_none() {
+        return Err(AppError::bad_input(
             "purpose",
             "a bank's credit check names its purpose (LOAN_APPLICATION, POST_LOAN_MONITORING …)",
-        )),
-        _ => Ok(()),
+        ));
     }
+    Ok(())
 }
 
 /// Whether the caller sees a scenario among its benefits (the ones it may ask about).
@@ -308,8 +315,18 @@ pub async fn for_subject(
     let today = china_today();
     let now = Utc::now();
     let mut answers = Vec::with_capacity(visible.len());
+    // Most scenarios read the same model's grade: one read per model, not per scenario.
+    let mut by_model: HashMap<String, Option<SubjectState>> = HashMap::new();
     for scenario in visible {
-        let found = state::read(&state.db, &subject.lookup_key, &scenario.rule.model).await?;
+        let model = scenario.rule.model.clone();
+        let found = match by_model.get(&model) {
+            Some(found) => found.clone(),
+            None => {
+                let found = state::read(&state.db, &subject.lookup_key, &model).await?;
+                by_model.insert(model, found.clone());
+                found
+            }
+        };
         answers.push(match found {
             Some(f) => decide_state(&state.db, scenario, f, today, now).await?,
             None => not_registered(scenario, now),
@@ -379,8 +396,8 @@ fn check_draft(d: &ScenarioDraft) -> (Vec<FieldError>, Option<Rule>) {
             "code is 3 to 64 characters of A-Z, 0-9 and _",
         ));
     }
-    crate::commitments::rules::text_rule("name", &d.name, 200, &mut errors);
-    crate::commitments::rules::text_rule("benefit", &d.benefit, 2000, &mut errors);
+    crate::error::text_rule("name", &d.name, 200, &mut errors);
+    crate::error::text_rule("benefit", &d.benefit, 2000, &mut errors);
     let rule = match serde_json::from_value::<RuleDefinition>(d.rule.clone()) {
         Ok(def) => match rules::compile(&def) {
             Ok(rule) => Some(rule),
@@ -599,7 +616,7 @@ pub async fn record_use(
     draft: UseDraft,
 ) -> Result<Result<Used, Vec<FieldError>>, AppError> {
     let mut errors = Vec::new();
-    crate::commitments::rules::text_rule(
+    crate::error::text_rule(
         "externalId",
         &draft.external_id,
         crate::commitments::rules::MAX_EXTERNAL_ID,
@@ -888,7 +905,7 @@ pub async fn record_loan_outcome(
     report: LoanReport,
 ) -> Result<Result<(credit_record::Model, bool), Vec<FieldError>>, AppError> {
     let mut errors = Vec::new();
-    crate::commitments::rules::text_rule("loanRef", &report.loan_ref, 100, &mut errors);
+    crate::error::text_rule("loanRef", &report.loan_ref, 100, &mut errors);
     if report.date > china_today() {
         errors.push(FieldError::new(
             &["date"],

@@ -451,26 +451,16 @@ impl CommitmentsMutation {
                 )]));
             }
         };
-        let keys = match subjects::lookup_keys(
+        let subject = match subjects::registered(
+            &state.db,
+            &state.person_keys,
             &input.subject_code,
             input.subject_kind,
-            &state.person_keys,
-        ) {
-            Ok(k) => k,
-            Err(e) => {
-                return Ok(refuse(vec![FieldError::new(
-                    &["subjectCode"],
-                    UserErrorCode::InvalidFormat,
-                    e.message(),
-                )]));
-            }
-        };
-        let Some(subject) = subjects::find_by_keys_public(&state.db, &keys).await? else {
-            return Ok(refuse(vec![FieldError::new(
-                &["subjectCode"],
-                UserErrorCode::SubjectNotRegistered,
-                "no subject is registered under this code; register it first with registerSubjects",
-            )]));
+        )
+        .await?
+        {
+            Ok(s) => s,
+            Err(e) => return Ok(refuse(vec![e])),
         };
         let draft = Draft {
             external_id: input.external_id,

@@ -4,7 +4,7 @@
 use chrono::{Months, NaiveDate};
 
 use super::CommitmentKind;
-use crate::error::{FieldError, UserErrorCode};
+use crate::error::{FieldError, UserErrorCode, text_rule};
 
 /// The longest `externalId`.
 pub const MAX_EXTERNAL_ID: usize = 128;
@@ -23,24 +23,6 @@ pub struct Draft {
     pub verify_by: NaiveDate,
     /// The responsible department's code.
     pub department: String,
-}
-
-/// Checks a text's presence and length (in characters, after trimming).
-pub fn text_rule(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
-    let chars = value.trim().chars().count();
-    if chars == 0 {
-        errors.push(FieldError::new(
-            &[field],
-            UserErrorCode::Required,
-            format!("{field} is required"),
-        ));
-    } else if chars > max {
-        errors.push(FieldError::new(
-            &[field],
-            UserErrorCode::TooLong,
-            format!("{field} may have at most {max} characters"),
-        ));
-    }
 }
 
 /// Every rule of a draft that needs no database, given today's date in China.

@@ -317,7 +317,7 @@ pub async fn verify(
     v: Verification,
 ) -> Result<Result<commitment::Model, Vec<FieldError>>, AppError> {
     let mut errors = Vec::new();
-    rules::text_rule("note", &v.note, 2000, &mut errors);
+    crate::error::text_rule("note", &v.note, 2000, &mut errors);
     if v.outcome == VerificationOutcome::Fulfilled && v.severity.is_some() {
         errors.push(FieldError::new(
             &["severity"],
@@ -444,7 +444,7 @@ pub async fn withdraw(
     reason: &str,
 ) -> Result<Result<commitment::Model, Vec<FieldError>>, AppError> {
     let mut errors = Vec::new();
-    rules::text_rule("reason", reason, 2000, &mut errors);
+    crate::error::text_rule("reason", reason, 2000, &mut errors);
     if !errors.is_empty() {
         return Ok(Err(errors));
     }

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::ListKind;
 use crate::audit::{self, Actor, AuditEntry};
 use crate::auth::{Caller, Role};
-use crate::error::{AppError, FieldError, UserErrorCode};
+use crate::error::{AppError, FieldError, UserErrorCode, text_rule};
 use crate::ratings::service::{self as ratings, Cause};
 use crate::records::service::china_today;
 use crate::records::visibility::is_government;
@@ -25,23 +25,6 @@ pub struct NewEntry {
     pub legal_basis: String,
     pub decided_on: NaiveDate,
     pub until: Option<NaiveDate>,
-}
-
-fn text_rule(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
-    let chars = value.trim().chars().count();
-    if chars == 0 {
-        errors.push(FieldError::new(
-            &[field],
-            UserErrorCode::Required,
-            format!("{field} is required"),
-        ));
-    } else if chars > max {
-        errors.push(FieldError::new(
-            &[field],
-            UserErrorCode::TooLong,
-            format!("{field} may have at most {max} characters"),
-        ));
-    }
 }
 
 /// Checks an entry's own rules.

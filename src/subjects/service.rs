@@ -481,6 +481,33 @@ pub async fn find_by_keys_public(
     Ok(keys.iter().find_map(|k| found.remove(k)))
 }
 
+/// The registered subject a mutation's `subjectCode` names, or the userError on `subjectCode`
+/// that says why not: a code that is neither a USCC nor a resident ID, or no subject under it.
+pub async fn registered(
+    db: &impl ConnectionTrait,
+    hasher: &PersonKeyHasher,
+    code: &str,
+    kind: Option<SubjectKind>,
+) -> Result<Result<subject::Model, FieldError>, AppError> {
+    let keys = match lookup_keys(code.trim(), kind, hasher) {
+        Ok(k) => k,
+        Err(e) => {
+            return Ok(Err(FieldError::new(
+                &["subjectCode"],
+                UserErrorCode::InvalidFormat,
+                e.message(),
+            )));
+        }
+    };
+    Ok(find_by_keys_public(db, &keys).await?.ok_or_else(|| {
+        FieldError::new(
+            &["subjectCode"],
+            UserErrorCode::SubjectNotRegistered,
+            "no subject is registered under this code; register it first with registerSubjects",
+        )
+    }))
+}
+
 /// The look-up keys a code may stand for: a USCC, or a resident ID as a person or household.
 /// An invalid code is refused with a message naming the rule.
 pub fn lookup_keys(
