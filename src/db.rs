@@ -5,8 +5,8 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait, sqlx::sqlite,
+    DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait, sqlx::sqlite,
 };
 
 use crate::config::Settings;
@@ -88,6 +88,27 @@ pub fn power_of_two_runs(len: usize, max: usize) -> Vec<std::ops::Range<usize>> 
         start += run;
     }
     runs
+}
+
+/// A whole batch as one parameter: a JSON array the statement unpacks (`jsonb_to_recordset` or
+/// `jsonb_array_elements_text` on PostgreSQL, `json_each` on SQLite). The statement's text stays
+/// the same whatever the batch's length, so each connection prepares it once; binding thousands
+/// of parameters and planning a long VALUES list cost more than the work itself (measured on the
+/// ingest benchmark's statement log). On SQLite use it for arrays of plain values only: reading
+/// fields of objects makes SQLite turn each element back into text, once per field.
+pub fn json_parameter(backend: DbBackend, value: serde_json::Value) -> sea_orm::Value {
+    match backend {
+        DbBackend::Postgres => sea_orm::Value::Json(Some(Box::new(value))),
+        _ => sea_orm::Value::String(Some(value.to_string())),
+    }
+}
+
+/// A subquery of the ids in the JSON array bound as parameter `n`, for `id IN (...)`.
+pub fn ids_in(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("SELECT jsonb_array_elements_text(${n}::jsonb)::bigint"),
+        _ => format!("SELECT value FROM json_each(?{n})"),
+    }
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at once

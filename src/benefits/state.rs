@@ -7,7 +7,9 @@ use std::sync::LazyLock;
 use chrono::{NaiveDate, Utc};
 use entity::credit_state;
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, Statement, sea_query::OnConflict,
+    ActiveValue::Set,
+    ConnectionTrait, DbBackend, EntityTrait, Statement,
+    sea_query::{Expr, OnConflict},
 };
 
 use super::rules::{Facts, Grade, Negative, OnList};
@@ -38,7 +40,10 @@ pub fn facts_of(f: &ratings::Facts) -> Facts {
     }
 }
 
-/// Writes the facts of these subjects (insert or replace), in the caller's transaction.
+/// Writes the facts of these subjects (insert or replace), in the caller's transaction (on
+/// PostgreSQL one statement with the batch as one JSON parameter). A subject whose stored facts
+/// are already these keeps its row untouched: an evaluation run re-reads every subject's facts,
+/// and most are unchanged.
 pub async fn store(
     txn: &impl ConnectionTrait,
     facts: &HashMap<i64, ratings::Facts>,
@@ -46,30 +51,60 @@ pub async fn store(
     if facts.is_empty() {
         return Ok(());
     }
-    let now = Utc::now();
-    let mut rows: Vec<credit_state::ActiveModel> = Vec::with_capacity(facts.len());
+    let backend = txn.get_database_backend();
     let mut ids: Vec<&i64> = facts.keys().collect();
     ids.sort_unstable();
+    let now = Utc::now();
+    let mut rows = Vec::with_capacity(ids.len());
     for id in ids {
         let text = serde_json::to_string(&facts_of(&facts[id]))
             .map_err(|e| AppError::internal(format!("credit state of {id}: {e}")))?;
-        rows.push(credit_state::ActiveModel {
-            subject_id: Set(*id),
-            facts: Set(text),
-            updated_at: Set(now),
-        });
+        rows.push((*id, text));
     }
-    // 3 columns: far under both databases' parameter limits at 1000 rows.
-    for chunk in rows.chunks(1000) {
-        credit_state::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::column(credit_state::Column::SubjectId)
-                    .update_columns([credit_state::Column::Facts, credit_state::Column::UpdatedAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
+    if backend != DbBackend::Postgres {
+        // Multi-row statements in runs of powers of two (SQLite reads a JSON parameter's
+        // objects slowly; see `ratings::service::store`).
+        let models: Vec<credit_state::ActiveModel> = rows
+            .into_iter()
+            .map(|(id, text)| credit_state::ActiveModel {
+                subject_id: Set(id),
+                facts: Set(text),
+                updated_at: Set(now),
+            })
+            .collect();
+        for run in crate::db::power_of_two_runs(models.len(), 1024) {
+            credit_state::Entity::insert_many(models[run].to_vec())
+                .on_conflict(
+                    OnConflict::column(credit_state::Column::SubjectId)
+                        .update_columns([
+                            credit_state::Column::Facts,
+                            credit_state::Column::UpdatedAt,
+                        ])
+                        .action_and_where(Expr::cust("credit_state.facts IS NOT excluded.facts"))
+                        .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await?;
+        }
+        return Ok(());
     }
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|(id, text)| serde_json::json!({"subject_id": id, "facts": text}))
+        .collect();
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        "INSERT INTO credit_state (subject_id, facts, updated_at) \
+         SELECT subject_id, facts, $2::timestamptz \
+         FROM jsonb_to_recordset($1::jsonb) AS t(subject_id bigint, facts text) \
+         ON CONFLICT (subject_id) DO UPDATE SET facts = excluded.facts, \
+         updated_at = excluded.updated_at WHERE credit_state.facts IS DISTINCT FROM excluded.facts",
+        [
+            crate::db::json_parameter(backend, serde_json::Value::Array(rows)),
+            now.into(),
+        ],
+    ))
+    .await?;
     Ok(())
 }
 

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::{NaiveDate, Utc};
-use entity::{credit_record, evaluation_model, list_entry, rating, rating_history, subject};
+use entity::{evaluation_model, rating, rating_history, subject};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::NotSet,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, Statement,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
@@ -298,42 +298,42 @@ pub async fn change_status(
     Ok(Ok(row))
 }
 
-/// The kind and industry of subjects, by id.
+/// The kind and industry of subjects, by id; with `lock`, their rows are also locked until the
+/// transaction ends (see [`lock_subjects`]), in one statement.
 pub async fn subject_profiles(
     db: &impl ConnectionTrait,
     ids: &[i64],
+    lock: bool,
 ) -> Result<HashMap<i64, (SubjectKind, Option<String>)>, AppError> {
     let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(1000) {
-        let rows: Vec<(i64, String, Option<String>)> = subject::Entity::find()
-            .select_only()
-            .column(subject::Column::Id)
-            .column(subject::Column::Kind)
-            .column(subject::Column::IndustryCode)
-            .filter(subject::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (id, kind, industry) in rows {
-            if let Some(kind) = SubjectKind::parse(&kind) {
-                out.insert(id, (kind, industry));
-            }
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let backend = db.get_database_backend();
+    let lock = if lock && backend == DbBackend::Postgres {
+        " ORDER BY id FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT id, kind, industry_code FROM subject WHERE id IN ({}){lock}",
+        crate::db::ids_in(backend, 1)
+    );
+    let parameter = crate::db::json_parameter(backend, serde_json::json!(ids));
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [parameter]))
+        .await?
+    {
+        let kind: String = row.try_get("", "kind")?;
+        if let Some(kind) = SubjectKind::parse(&kind) {
+            out.insert(
+                row.try_get("", "id")?,
+                (kind, row.try_get("", "industry_code")?),
+            );
         }
     }
     Ok(out)
 }
-
-type RecordRow = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    NaiveDate,
-    Option<NaiveDate>,
-);
 
 /// The facts of subjects: their ACTIVE records (neither revoked nor repaired) and ACTIVE list
 /// entries, by subject id. Subjects without facts get an empty entry.
@@ -342,15 +342,17 @@ pub async fn facts_of(
     ids: &[i64],
 ) -> Result<HashMap<i64, Facts>, AppError> {
     let mut out: HashMap<i64, Facts> = ids.iter().map(|id| (*id, Facts::default())).collect();
-    for chunk in ids.chunks(1000) {
-        facts_where(
-            db,
-            &mut out,
-            credit_record::Column::SubjectId.is_in(chunk.iter().copied()),
-            list_entry::Column::SubjectId.is_in(chunk.iter().copied()),
-        )
-        .await?;
+    if ids.is_empty() {
+        return Ok(out);
     }
+    let backend = db.get_database_backend();
+    facts_where(
+        db,
+        &mut out,
+        &format!("subject_id IN ({})", crate::db::ids_in(backend, 1)),
+        vec![crate::db::json_parameter(backend, serde_json::json!(ids))],
+    )
+    .await?;
     Ok(out)
 }
 
@@ -364,95 +366,80 @@ pub async fn facts_in_range(
     let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
         return Ok(out);
     };
-    facts_where(
-        db,
-        &mut out,
-        credit_record::Column::SubjectId.between(*first, *last),
-        list_entry::Column::SubjectId.between(*first, *last),
-    )
-    .await?;
+    let range = match db.get_database_backend() {
+        DbBackend::Postgres => "subject_id BETWEEN $1 AND $2",
+        _ => "subject_id BETWEEN ?1 AND ?2",
+    };
+    facts_where(db, &mut out, range, vec![(*first).into(), (*last).into()]).await?;
     Ok(out)
 }
 
+/// Reads the facts of the subjects a condition on `subject_id` selects (bound to `values`) into
+/// `out`, for the subjects it already holds.
 async fn facts_where(
     db: &impl ConnectionTrait,
     out: &mut HashMap<i64, Facts>,
-    records_of: sea_orm::sea_query::SimpleExpr,
-    entries_of: sea_orm::sea_query::SimpleExpr,
+    condition: &str,
+    values: Vec<sea_orm::Value>,
 ) -> Result<(), AppError> {
+    let backend = db.get_database_backend();
+    let records = format!(
+        "SELECT id, subject_id, item_code, category, polarity, severity, department, \
+         decision_date, public_until FROM credit_record WHERE {condition} AND status = 'ACTIVE'"
+    );
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            records,
+            values.clone(),
+        ))
+        .await?
     {
-        let records: Vec<RecordRow> = credit_record::Entity::find()
-            .select_only()
-            .column(credit_record::Column::Id)
-            .column(credit_record::Column::SubjectId)
-            .column(credit_record::Column::ItemCode)
-            .column(credit_record::Column::Category)
-            .column(credit_record::Column::Polarity)
-            .column(credit_record::Column::Severity)
-            .column(credit_record::Column::Department)
-            .column(credit_record::Column::DecisionDate)
-            .column(credit_record::Column::PublicUntil)
-            .filter(records_of)
-            .filter(credit_record::Column::Status.eq("ACTIVE"))
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (
-            id,
-            subject_id,
-            item_code,
+        let subject_id: i64 = row.try_get("", "subject_id")?;
+        let Some(facts) = out.get_mut(&subject_id) else {
+            continue;
+        };
+        let category: String = row.try_get("", "category")?;
+        let polarity: String = row.try_get("", "polarity")?;
+        let (Some(category), Some(polarity)) =
+            (RecordCategory::parse(&category), Polarity::parse(&polarity))
+        else {
+            continue;
+        };
+        let severity: Option<String> = row.try_get("", "severity")?;
+        facts.records.push(RecordFact {
+            id: row.try_get("", "id")?,
+            item_code: row.try_get("", "item_code")?,
             category,
             polarity,
-            severity,
-            department,
-            decided,
-            public_until,
-        ) in records
-        {
-            let (Some(category), Some(polarity)) =
-                (RecordCategory::parse(&category), Polarity::parse(&polarity))
-            else {
-                continue;
-            };
-            if let Some(facts) = out.get_mut(&subject_id) {
-                facts.records.push(RecordFact {
-                    id,
-                    item_code,
-                    category,
-                    polarity,
-                    severity: severity.as_deref().and_then(Severity::parse),
-                    department,
-                    decision_date: decided,
-                    public_until,
-                });
-            }
-        }
-        let entries: Vec<(i64, i64, String, NaiveDate, Option<NaiveDate>)> =
-            list_entry::Entity::find()
-                .select_only()
-                .column(list_entry::Column::Id)
-                .column(list_entry::Column::SubjectId)
-                .column(list_entry::Column::List)
-                .column(list_entry::Column::DecidedOn)
-                .column(list_entry::Column::Until)
-                .filter(entries_of)
-                .filter(list_entry::Column::Status.eq("ACTIVE"))
-                .into_tuple()
-                .all(db)
-                .await?;
-        for (id, subject_id, list, decided_on, until) in entries {
-            let Some(list) = ListKind::parse(&list) else {
-                continue;
-            };
-            if let Some(facts) = out.get_mut(&subject_id) {
-                facts.lists.push(ListFact {
-                    id,
-                    list,
-                    decided_on,
-                    until,
-                });
-            }
-        }
+            severity: severity.as_deref().and_then(Severity::parse),
+            department: row.try_get("", "department")?,
+            decision_date: row.try_get("", "decision_date")?,
+            public_until: row.try_get("", "public_until")?,
+        });
+    }
+    let entries = format!(
+        "SELECT id, subject_id, \"list\", decided_on, \"until\" FROM list_entry \
+         WHERE {condition} AND status = 'ACTIVE'"
+    );
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, entries, values))
+        .await?
+    {
+        let subject_id: i64 = row.try_get("", "subject_id")?;
+        let Some(facts) = out.get_mut(&subject_id) else {
+            continue;
+        };
+        let list: String = row.try_get("", "list")?;
+        let Some(list) = ListKind::parse(&list) else {
+            continue;
+        };
+        facts.lists.push(ListFact {
+            id: row.try_get("", "id")?,
+            list,
+            decided_on: row.try_get("", "decided_on")?,
+            until: row.try_get("", "until")?,
+        });
     }
     Ok(())
 }
@@ -519,34 +506,114 @@ pub fn rating_row(
     }
 }
 
-/// Writes ratings: each replaces the subject's current rating under its model, and goes into the
-/// history when it differs from the one it replaces (or always, for an evaluation run).
-pub async fn store(
+/// The columns a rating row has, current or past, in the order of the statements below.
+const RATING_COLUMNS: [(&str, &str); 14] = [
+    ("subject_id", "bigint"),
+    ("model_id", "bigint"),
+    ("model_code", "text"),
+    ("model_version", "integer"),
+    ("score", "integer"),
+    ("grade", "text"),
+    ("grade_class", "text"),
+    ("supervision_level", "text"),
+    ("factors", "text"),
+    ("as_of", "date"),
+    ("valid_until", "date"),
+    ("rated_at", "timestamptz"),
+    ("cause", "text"),
+    ("run_id", "bigint"),
+];
+
+/// PostgreSQL's statement that stores a batch of ratings bound as one JSON parameter: the upsert
+/// and the history insert as parts of one query, the history compared with the ratings as they
+/// were before it.
+fn store_sql(always_history: bool) -> String {
+    let names: Vec<&str> = RATING_COLUMNS.iter().map(|(name, _)| *name).collect();
+    let list = names.join(", ");
+    let updates = names
+        .iter()
+        .filter(|n| !matches!(**n, "subject_id" | "model_code"))
+        .map(|n| format!("{n} = excluded.{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // A run as of an earlier day never replaces a newer rating; a run writes each subject once
+    // (a chunk redone after a lost race skips its rows).
+    let upsert_tail = format!(
+        "ON CONFLICT (subject_id, model_code) DO UPDATE SET {updates} \
+         WHERE rating.as_of <= excluded.as_of"
+    );
+    let history_tail =
+        "ON CONFLICT (run_id, subject_id, model_code) WHERE run_id IS NOT NULL DO NOTHING";
+    let changed = "b.subject_id IS NULL OR b.score IS DISTINCT FROM i.score \
+         OR b.grade IS DISTINCT FROM i.grade OR b.model_version IS DISTINCT FROM i.model_version";
+    let qualified = names
+        .iter()
+        .map(|n| format!("i.{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let types = RATING_COLUMNS
+        .iter()
+        .map(|(name, ty)| format!("{name} {ty}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let input = format!("input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS t({types}))");
+    let upsert =
+        format!("upsert AS (INSERT INTO rating ({list}) SELECT {list} FROM input {upsert_tail})");
+    if always_history {
+        format!(
+            "WITH {input}, {upsert} INSERT INTO rating_history ({list}) \
+             SELECT {list} FROM input {history_tail}"
+        )
+    } else {
+        // The main query reads `rating` in the statement's snapshot: as it was before the
+        // upsert beside it.
+        format!(
+            "WITH {input}, {upsert} \
+             INSERT INTO rating_history ({list}) SELECT {qualified} FROM input i \
+             LEFT JOIN rating b ON b.subject_id = i.subject_id AND b.model_code = i.model_code \
+             WHERE {changed} {history_tail}"
+        )
+    }
+}
+
+/// SQLite's store: the ratings being replaced are read first (the history keeps only changes),
+/// then multi-row statements in runs of powers of two, so each connection prepares a handful of
+/// shapes. (Unpacking a JSON parameter there costs more than binding: SQLite turns each element
+/// back into text to read each field, measured at a third of the ingest benchmark's time.)
+async fn store_sqlite(
     txn: &impl ConnectionTrait,
     rows: Vec<rating::Model>,
     always_history: bool,
 ) -> Result<(), AppError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let subject_ids: Vec<i64> = rows.iter().map(|r| r.subject_id).collect();
     let mut before: HashMap<(i64, String), (i32, String, i32)> = HashMap::new();
     if !always_history {
-        for chunk in subject_ids.chunks(1000) {
-            let found: Vec<(i64, String, i32, String, i32)> = rating::Entity::find()
-                .select_only()
-                .column(rating::Column::SubjectId)
-                .column(rating::Column::ModelCode)
-                .column(rating::Column::Score)
-                .column(rating::Column::Grade)
-                .column(rating::Column::ModelVersion)
-                .filter(rating::Column::SubjectId.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(txn)
-                .await?;
-            for (s, m, score, grade, version) in found {
-                before.insert((s, m), (score, grade, version));
-            }
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.subject_id).collect();
+        ids.dedup();
+        let sql = format!(
+            "SELECT subject_id, model_code, score, grade, model_version FROM rating \
+             WHERE subject_id IN ({})",
+            crate::db::ids_in(DbBackend::Sqlite, 1)
+        );
+        let parameter = crate::db::json_parameter(DbBackend::Sqlite, serde_json::json!(ids));
+        for row in txn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                [parameter],
+            ))
+            .await?
+        {
+            before.insert(
+                (
+                    row.try_get("", "subject_id")?,
+                    row.try_get("", "model_code")?,
+                ),
+                (
+                    row.try_get("", "score")?,
+                    row.try_get("", "grade")?,
+                    row.try_get("", "model_version")?,
+                ),
+            );
         }
     }
     let history: Vec<rating_history::ActiveModel> = rows
@@ -566,9 +633,9 @@ pub async fn store(
             active
         })
         .collect();
-    // 14 columns: 500 rows stay well under SQLite's parameter limit.
-    for chunk in current.chunks(500) {
-        rating::Entity::insert_many(chunk.to_vec())
+    // 14 columns × 1024 rows stay under SQLite's 32,766 parameters.
+    for run in crate::db::power_of_two_runs(current.len(), 1024) {
+        rating::Entity::insert_many(current[run].to_vec())
             .on_conflict(
                 OnConflict::columns([rating::Column::SubjectId, rating::Column::ModelCode])
                     .update_columns([
@@ -595,26 +662,21 @@ pub async fn store(
             .exec_without_returning(txn)
             .await?;
     }
-    for chunk in history.chunks(500) {
-        let insert = rating_history::Entity::insert_many(chunk.to_vec());
-        if always_history {
+    for run in crate::db::power_of_two_runs(history.len(), 1024) {
+        rating_history::Entity::insert_many(history[run].to_vec())
             // A run writes each subject once: a chunk redone after a lost race skips its rows.
-            insert
-                .on_conflict(
-                    OnConflict::columns([
-                        rating_history::Column::RunId,
-                        rating_history::Column::SubjectId,
-                        rating_history::Column::ModelCode,
-                    ])
-                    .target_and_where(Expr::col(rating_history::Column::RunId).is_not_null())
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .exec_without_returning(txn)
-                .await?;
-        } else {
-            insert.exec_without_returning(txn).await?;
-        }
+            .on_conflict(
+                OnConflict::columns([
+                    rating_history::Column::RunId,
+                    rating_history::Column::SubjectId,
+                    rating_history::Column::ModelCode,
+                ])
+                .target_and_where(Expr::col(rating_history::Column::RunId).is_not_null())
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }
@@ -639,27 +701,68 @@ fn history_row(r: rating::Model) -> rating_history::ActiveModel {
     }
 }
 
+/// Writes ratings: each replaces the subject's current rating under its model, and goes into the
+/// history when it differs from the one it replaces (or always, for an evaluation run).
+pub async fn store(
+    txn: &impl ConnectionTrait,
+    rows: Vec<rating::Model>,
+    always_history: bool,
+) -> Result<(), AppError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        return store_sqlite(txn, rows, always_history).await;
+    }
+    let batch: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "subject_id": r.subject_id,
+                "model_id": r.model_id,
+                "model_code": r.model_code,
+                "model_version": r.model_version,
+                "score": r.score,
+                "grade": r.grade,
+                "grade_class": r.grade_class,
+                "supervision_level": r.supervision_level,
+                "factors": r.factors,
+                "as_of": r.as_of,
+                "valid_until": r.valid_until,
+                "rated_at": r.rated_at,
+                "cause": r.cause,
+                "run_id": r.run_id,
+            })
+        })
+        .collect();
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        store_sql(always_history),
+        [crate::db::json_parameter(
+            backend,
+            serde_json::Value::Array(batch),
+        )],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Locks subjects' rows until the transaction ends (PostgreSQL; SQLite's writers are already
 /// serialized), so that a re-rating and an evaluation chunk touching the same subject take turns:
 /// whichever comes second reads the facts the first committed.
 pub async fn lock_subjects(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), AppError> {
-    if txn.get_database_backend() != sea_orm::DbBackend::Postgres || ids.is_empty() {
+    let backend = txn.get_database_backend();
+    if backend != DbBackend::Postgres || ids.is_empty() {
         return Ok(());
     }
-    let mut sorted = ids.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    for chunk in sorted.chunks(1000) {
-        subject::Entity::find()
-            .select_only()
-            .column(subject::Column::Id)
-            .filter(subject::Column::Id.is_in(chunk.iter().copied()))
-            .order_by_asc(subject::Column::Id)
-            .lock_exclusive()
-            .into_tuple::<i64>()
-            .all(txn)
-            .await?;
-    }
+    let sql = format!(
+        "SELECT id FROM subject WHERE id IN ({}) ORDER BY id FOR UPDATE",
+        crate::db::ids_in(backend, 1)
+    );
+    let parameter = crate::db::json_parameter(backend, serde_json::json!(ids));
+    txn.query_all_raw(Statement::from_sql_and_values(backend, sql, [parameter]))
+        .await?;
     Ok(())
 }
 
@@ -676,9 +779,8 @@ pub async fn rerate(
     let mut ids = subject_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    lock_subjects(txn, &ids).await?;
+    let profiles = subject_profiles(txn, &ids, true).await?;
     let models = active_models(txn).await?;
-    let profiles = subject_profiles(txn, &ids).await?;
     let facts = facts_of(txn, &ids).await?;
     let today = china_today();
     let mut rows = Vec::new();
