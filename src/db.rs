@@ -90,8 +90,8 @@ pub fn power_of_two_runs(len: usize, max: usize) -> Vec<std::ops::Range<usize>> 
     runs
 }
 
-/// A whole batch as one parameter: a JSON array the statement unpacks (`jsonb_to_recordset` or
-/// `jsonb_array_elements_text` on PostgreSQL, `json_each` on SQLite). The statement's text stays
+/// A whole list as one parameter: a JSON array the statement unpacks (`jsonb_array_elements_text`
+/// on PostgreSQL, `json_each` on SQLite; for rows see [`json_rows_parameter`]). The statement's text stays
 /// the same whatever the batch's length, so each connection prepares it once; binding thousands
 /// of parameters and planning a long VALUES list cost more than the work itself (measured on the
 /// ingest benchmark's statement log). On SQLite use it for arrays of plain values only: reading
@@ -101,6 +101,13 @@ pub fn json_parameter(backend: DbBackend, value: serde_json::Value) -> sea_orm::
         DbBackend::Postgres => sea_orm::Value::Json(Some(Box::new(value))),
         _ => sea_orm::Value::String(Some(value.to_string())),
     }
+}
+
+/// A batch of rows for PostgreSQL's `json_to_recordset($1::json)`, bound as text: `json` is read
+/// straight from the text, where `jsonb` first builds and key-sorts every object (measured in
+/// psql on 5,000 ratings, 2.4 MB: 40–70 ms against 105 ms).
+pub fn json_rows_parameter(rows: Vec<serde_json::Value>) -> sea_orm::Value {
+    sea_orm::Value::String(Some(serde_json::Value::Array(rows).to_string()))
 }
 
 /// A subquery of the ids in the JSON array bound as parameter `n`, for `id IN (...)`.

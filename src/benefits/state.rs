@@ -96,13 +96,10 @@ pub async fn store(
         backend,
         "INSERT INTO credit_state (subject_id, facts, updated_at) \
          SELECT subject_id, facts, $2::timestamptz \
-         FROM jsonb_to_recordset($1::jsonb) AS t(subject_id bigint, facts text) \
+         FROM json_to_recordset($1::json) AS t(subject_id bigint, facts text) \
          ON CONFLICT (subject_id) DO UPDATE SET facts = excluded.facts, \
          updated_at = excluded.updated_at WHERE credit_state.facts IS DISTINCT FROM excluded.facts",
-        [
-            crate::db::json_parameter(backend, serde_json::Value::Array(rows)),
-            now.into(),
-        ],
+        [crate::db::json_rows_parameter(rows), now.into()],
     ))
     .await?;
     Ok(())

@@ -556,7 +556,7 @@ fn store_sql(always_history: bool) -> String {
         .map(|(name, ty)| format!("{name} {ty}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let input = format!("input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS t({types}))");
+    let input = format!("input AS (SELECT * FROM json_to_recordset($1::json) AS t({types}))");
     let upsert =
         format!("upsert AS (INSERT INTO rating ({list}) SELECT {list} FROM input {upsert_tail})");
     if always_history {
@@ -739,10 +739,7 @@ pub async fn store(
     txn.execute_raw(Statement::from_sql_and_values(
         backend,
         store_sql(always_history),
-        [crate::db::json_parameter(
-            backend,
-            serde_json::Value::Array(batch),
-        )],
+        [crate::db::json_rows_parameter(batch)],
     ))
     .await?;
     Ok(())

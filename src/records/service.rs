@@ -511,7 +511,7 @@ fn insert_records_sql() -> &'static str {
             .join(", ");
         format!(
             "INSERT INTO credit_record ({list}) \
-             SELECT * FROM jsonb_to_recordset($1::jsonb) AS t({types}) \
+             SELECT * FROM json_to_recordset($1::json) AS t({types}) \
              ON CONFLICT (department, source_ref) DO NOTHING RETURNING id, source_ref"
         )
     });
@@ -569,7 +569,7 @@ async fn insert_records(
     let statement = Statement::from_sql_and_values(
         backend,
         insert_records_sql(),
-        [json_parameter(backend, Value::Array(batch))],
+        [crate::db::json_rows_parameter(batch)],
     );
     for row in txn.query_all_raw(statement).await? {
         ids.push((row.try_get("", "id")?, row.try_get("", "source_ref")?));
