@@ -34,6 +34,7 @@ use crate::graphql::{
 };
 use crate::idempotency::{self, Claim, Step};
 use crate::state::AppState;
+use crate::subjects::loader::SubjectLoaderSlot;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
 const APPLICATION_JSON: &str = "application/json; charset=utf-8";
@@ -154,6 +155,7 @@ async fn execute(
     let request = request
         .data(caller.clone())
         .data(RequestId(request_id.to_owned()))
+        .data(SubjectLoaderSlot::default())
         .data(trace.clone());
     let (mut response, timed_out) =
         match tokio::time::timeout(timeout, schema.execute(request)).await {

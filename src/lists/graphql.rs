@@ -76,9 +76,8 @@ impl ListEntry {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<crate::subjects::graphql::Subject>> {
-        let state = ctx.state()?;
         Ok(
-            subjects::find_by_id(&state.db, ctx.caller(), &ctx.actor(), self.0.subject_id)
+            crate::subjects::loader::visible_subject(ctx, self.0.subject_id)
                 .await?
                 .map(crate::subjects::graphql::Subject),
         )

@@ -3,6 +3,7 @@
 //! resident ID, which is never stored or returned in the clear.
 
 pub mod graphql;
+pub mod loader;
 pub mod rules;
 pub mod service;
 

@@ -642,10 +642,65 @@ async fn the_demo_district_has_commitments_in_every_state(backend: Backend) {
     );
 }
 
+/// A page reads its subjects through the request's loader: every node gets its own subject, a
+/// person only for callers who may read persons, and a person read by one request is read (and
+/// audited) once, however many of its commitments the page holds.
+async fn a_page_reads_each_subject_once(backend: Backend) {
+    let app = setup(backend).await;
+    for n in 0..3 {
+        record(&app, Role::ApprovalHall, commitment(&format!("F-{n}"))).await;
+    }
+    for n in 0..2 {
+        let mut person = commitment(&format!("P-{n}"));
+        person["subjectCode"] = json!(PERSON);
+        record(&app, Role::ApprovalHall, person).await;
+    }
+    let audited = "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'readPerson'";
+    let before = app.count(audited).await;
+    let query = "{ commitments(first: 100) { edges { node { externalId subject { name } } } } }";
+    let admin = app.as_role(Role::Admin, query, json!({})).await;
+    let mut seen: Vec<(String, Value)> = admin.body["data"]["commitments"]["edges"]
+        .as_array()
+        .map(|edges| {
+            edges
+                .iter()
+                .map(|e| {
+                    (
+                        e["node"]["externalId"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        e["node"]["subject"]["name"].clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        vec![
+            ("F-0".to_owned(), json!("九江甲食品有限公司")),
+            ("F-1".to_owned(), json!("九江甲食品有限公司")),
+            ("F-2".to_owned(), json!("九江甲食品有限公司")),
+            ("P-0".to_owned(), json!("王小明")),
+            ("P-1".to_owned(), json!("王小明")),
+        ],
+        "{}",
+        admin.text
+    );
+    assert_eq!(
+        app.count(audited).await - before,
+        1,
+        "one person, read once"
+    );
+}
+
 both!(
     fifty_concurrent_retries_record_one_commitment,
     an_idempotency_key_replays_the_first_answer,
     a_breach_enters_the_record_and_moves_the_rating,
     each_step_is_allowed_only_to_its_roles,
     the_demo_district_has_commitments_in_every_state,
+    a_page_reads_each_subject_once,
 );
