@@ -352,6 +352,15 @@ async fn uses_products_and_loan_outcomes(backend: Backend) {
         .as_role(Role::Bank, USE, use_of("LIB-3", PERSON, "x"))
         .await;
     assert_eq!(bank.code(), Some("FORBIDDEN"));
+    // A second use by the same person: two uses, one subject.
+    let again = app
+        .as_role(Role::App, USE, use_of("LIB-4", PERSON, "续借"))
+        .await;
+    assert_eq!(
+        again.body["data"]["recordBenefitUse"]["replayed"], false,
+        "{}",
+        again.text
+    );
     let today = days_ago(0).to_string();
     let usage = app
         .as_role(
@@ -362,7 +371,7 @@ async fn uses_products_and_loan_outcomes(backend: Backend) {
         .await;
     assert_eq!(
         usage.body["data"]["benefitUsage"],
-        json!([{"scenario": "XINYI_YUE_LIBRARY", "month": &today[..7], "uses": 1, "subjects": 1}]),
+        json!([{"scenario": "XINYI_YUE_LIBRARY", "month": &today[..7], "uses": 2, "subjects": 1}]),
         "{}",
         usage.text
     );
