@@ -16,7 +16,7 @@ use crate::graphql::types::{
 };
 use crate::records::graphql::CreditRecord;
 use crate::records::rules::Severity;
-use crate::records::service::{self as records, china_today};
+use crate::records::service::china_today;
 use crate::subjects::SubjectKind;
 use crate::subjects::service as subjects;
 
@@ -108,8 +108,7 @@ impl Commitment {
         let Some(id) = self.0.breach_record_id else {
             return Ok(None);
         };
-        let state = ctx.state()?;
-        Ok(records::find_visible(&state.db, ctx.caller(), id)
+        Ok(crate::records::loader::visible_record(ctx, id)
             .await?
             .map(CreditRecord))
     }

@@ -2,6 +2,7 @@
 //! context every resolver reads (state, caller, request id).
 
 pub mod limits;
+pub mod loaders;
 pub mod types;
 
 use async_graphql::{

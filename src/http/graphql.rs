@@ -31,10 +31,12 @@ use crate::config::Mode;
 use crate::graphql::{
     CreditHubSchema, RequestId, Schemas,
     limits::{ExecutionTrace, IntrospectionOff},
+    loaders::LoaderSlot,
 };
 use crate::idempotency::{self, Claim, Step};
+use crate::records::loader::RecordLoader;
 use crate::state::AppState;
-use crate::subjects::loader::SubjectLoaderSlot;
+use crate::subjects::loader::SubjectLoader;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
 const APPLICATION_JSON: &str = "application/json; charset=utf-8";
@@ -155,7 +157,8 @@ async fn execute(
     let request = request
         .data(caller.clone())
         .data(RequestId(request_id.to_owned()))
-        .data(SubjectLoaderSlot::default())
+        .data(LoaderSlot::<SubjectLoader>::default())
+        .data(LoaderSlot::<RecordLoader>::default())
         .data(trace.clone());
     let (mut response, timed_out) =
         match tokio::time::timeout(timeout, schema.execute(request)).await {

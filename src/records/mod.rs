@@ -3,6 +3,7 @@
 //! what each caller may see, and the publicity report.
 
 pub mod graphql;
+pub mod loader;
 pub mod report;
 pub mod rules;
 pub mod service;
