@@ -135,6 +135,16 @@ fn code_of(error: &ServerError) -> String {
         .unwrap_or_default()
 }
 
+/// What one execution needs besides its request.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    schema: (&'a CreditHubSchema, bool),
+    caller: &'a Caller,
+    request_id: &'a str,
+    timeout: Duration,
+    media: Media,
+}
+
 /// One executed request: its response, and whether it got past validation.
 struct Outcome {
     response: Response,
@@ -142,13 +152,14 @@ struct Outcome {
     timed_out: bool,
 }
 
-async fn execute(
-    (schema, locked): (&CreditHubSchema, bool),
-    request: Request,
-    caller: &Caller,
-    request_id: &str,
-    timeout: Duration,
-) -> Outcome {
+async fn execute(run: Run<'_>, request: Request) -> Outcome {
+    let Run {
+        schema: (schema, locked),
+        caller,
+        request_id,
+        timeout,
+        ..
+    } = run;
     let trace = Arc::new(ExecutionTrace::default());
     let mut request = request;
     if locked {
@@ -344,6 +355,13 @@ pub async fn post(
     let schema = schema_for(&schemas, &state, &caller);
     let timeout = Duration::from_secs(state.settings.execution_timeout_seconds);
     let id = request_id(&req);
+    let run = Run {
+        schema,
+        caller: &caller,
+        request_id: &id,
+        timeout,
+        media,
+    };
     match batch {
         BatchRequest::Single(request) => {
             let key = match idempotency_key(&req, &caller, &request) {
@@ -351,103 +369,11 @@ pub async fn post(
                 Err(r) => return r,
             };
             let Some((client, key)) = key else {
-                let outcome = execute(schema, request, &caller, &id, timeout).await;
+                let outcome = execute(run, request).await;
                 let status = status_of(&outcome, media);
                 return respond(status, media, serialize(&response_body(&outcome)));
             };
-            let lease = chrono::Duration::seconds(
-                i64::try_from(state.settings.execution_timeout_seconds).unwrap_or(60) + 5,
-            );
-            let keep = chrono::Duration::hours(
-                i64::try_from(state.settings.idempotency_key_hours).unwrap_or(24),
-            );
-            let hash = crate::digest::sha256_hex(&body);
-            let claim = state
-                .idempotency
-                .submit(Step::Claim {
-                    client: client.clone(),
-                    key: key.clone(),
-                    hash,
-                    lease,
-                    keep,
-                })
-                .await;
-            match claim {
-                Ok(Some(Claim::Run)) => {}
-                Ok(Some(Claim::Replay { status, body })) => {
-                    let mut response = respond(
-                        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
-                        media,
-                        body.into_bytes(),
-                    );
-                    response.headers_mut().insert(
-                        header::HeaderName::from_static("idempotency-replayed"),
-                        header::HeaderValue::from_static("true"),
-                    );
-                    return response;
-                }
-                Ok(Some(Claim::Mismatch)) => {
-                    return error_body(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "BAD_USER_INPUT",
-                        "this Idempotency-Key was used before with another request body; \
-                         use a new key for a new request",
-                    );
-                }
-                Ok(Some(Claim::InFlight) | None) => {
-                    let mut response = error_body(
-                        StatusCode::CONFLICT,
-                        "CONFLICT",
-                        "a request with this Idempotency-Key is still running; \
-                         retry after it has answered to get its answer",
-                    );
-                    response
-                        .headers_mut()
-                        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-                    return response;
-                }
-                Err(e) => {
-                    let code = if matches!(e, crate::error::AppError::Unavailable) {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    } else {
-                        tracing::error!(error = %e.detail(), "idempotency key claim failed");
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    };
-                    let mut response = error_body(
-                        code,
-                        if code == StatusCode::SERVICE_UNAVAILABLE {
-                            "SERVICE_UNAVAILABLE"
-                        } else {
-                            "INTERNAL"
-                        },
-                        "the Idempotency-Key could not be checked; retry with the same key",
-                    );
-                    response
-                        .headers_mut()
-                        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-                    return response;
-                }
-            }
-            let outcome = execute(schema, request, &caller, &id, timeout).await;
-            let status = status_of(&outcome, media);
-            let body = serialize(&response_body(&outcome));
-            let kept = if decided(&outcome) {
-                let text = String::from_utf8_lossy(&body).into_owned();
-                Step::Complete {
-                    client,
-                    key,
-                    status: status.as_u16(),
-                    body: text,
-                }
-            } else {
-                Step::Release { client, key }
-            };
-            if let Err(e) = state.idempotency.submit(kept).await {
-                // The answer still goes out; a retry after the lease runs the mutation again
-                // and its natural key answers it as a replay.
-                tracing::warn!(error = %e.detail(), "the answer to an Idempotency-Key could not be kept");
-            }
-            respond(status, media, body)
+            keyed(&state, run, request, &body, client, key).await
         }
         BatchRequest::Batch(requests) => {
             if req.headers().contains_key("idempotency-key") {
@@ -470,7 +396,7 @@ pub async fn post(
             }
             let mut outcomes = Vec::with_capacity(requests.len());
             for request in requests {
-                outcomes.push(execute(schema, request, &caller, &id, timeout).await);
+                outcomes.push(execute(run, request).await);
             }
             let status = if outcomes
                 .iter()
@@ -484,6 +410,111 @@ pub async fn post(
             respond(status, media, serialize(&responses))
         }
     }
+}
+
+/// A request under an Idempotency-Key: it claims its key before it runs (a retry gets the first
+/// answer, another body under the key 422, a retry while it runs 409), and its answer is kept
+/// once it decided something, or the key released when it did not.
+async fn keyed(
+    state: &AppState,
+    run: Run<'_>,
+    request: Request,
+    body: &[u8],
+    client: String,
+    key: String,
+) -> HttpResponse {
+    let lease = chrono::Duration::seconds(
+        i64::try_from(state.settings.execution_timeout_seconds).unwrap_or(60) + 5,
+    );
+    let keep =
+        chrono::Duration::hours(i64::try_from(state.settings.idempotency_key_hours).unwrap_or(24));
+    let hash = crate::digest::sha256_hex(body);
+    let claim = state
+        .idempotency
+        .submit(Step::Claim {
+            client: client.clone(),
+            key: key.clone(),
+            hash,
+            lease,
+            keep,
+        })
+        .await;
+    match claim {
+        Ok(Some(Claim::Run)) => {}
+        Ok(Some(Claim::Replay { status, body })) => {
+            let mut response = respond(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                run.media,
+                body.into_bytes(),
+            );
+            response.headers_mut().insert(
+                header::HeaderName::from_static("idempotency-replayed"),
+                header::HeaderValue::from_static("true"),
+            );
+            return response;
+        }
+        Ok(Some(Claim::Mismatch)) => {
+            return error_body(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "BAD_USER_INPUT",
+                "this Idempotency-Key was used before with another request body; \
+                 use a new key for a new request",
+            );
+        }
+        Ok(Some(Claim::InFlight) | None) => {
+            let mut response = error_body(
+                StatusCode::CONFLICT,
+                "CONFLICT",
+                "a request with this Idempotency-Key is still running; \
+                 retry after it has answered to get its answer",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            return response;
+        }
+        Err(e) => {
+            let code = if matches!(e, crate::error::AppError::Unavailable) {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                tracing::error!(error = %e.detail(), "idempotency key claim failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            let mut response = error_body(
+                code,
+                if code == StatusCode::SERVICE_UNAVAILABLE {
+                    "SERVICE_UNAVAILABLE"
+                } else {
+                    "INTERNAL"
+                },
+                "the Idempotency-Key could not be checked; retry with the same key",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            return response;
+        }
+    }
+    let outcome = execute(run, request).await;
+    let status = status_of(&outcome, run.media);
+    let body = serialize(&response_body(&outcome));
+    let kept = if decided(&outcome) {
+        let text = String::from_utf8_lossy(&body).into_owned();
+        Step::Complete {
+            client,
+            key,
+            status: status.as_u16(),
+            body: text,
+        }
+    } else {
+        Step::Release { client, key }
+    };
+    if let Err(e) = state.idempotency.submit(kept).await {
+        // The answer still goes out; a retry after the lease runs the mutation again
+        // and its natural key answers it as a replay.
+        tracing::warn!(error = %e.detail(), "the answer to an Idempotency-Key could not be kept");
+    }
+    respond(status, run.media, body)
 }
 
 /// Whether an answer decided something and may be replayed: not a timeout, an unreachable
@@ -635,9 +666,15 @@ pub async fn get(
             }
         }
     }
-    let schema = schema_for(&schemas, &state, &caller);
-    let timeout = Duration::from_secs(state.settings.execution_timeout_seconds);
-    let outcome = execute(schema, request, &caller, &request_id(&req), timeout).await;
+    let id = request_id(&req);
+    let run = Run {
+        schema: schema_for(&schemas, &state, &caller),
+        caller: &caller,
+        request_id: &id,
+        timeout: Duration::from_secs(state.settings.execution_timeout_seconds),
+        media,
+    };
+    let outcome = execute(run, request).await;
     let status = status_of(&outcome, media);
     respond(status, media, serialize(&response_body(&outcome)))
 }
