@@ -91,11 +91,12 @@ pub fn power_of_two_runs(len: usize, max: usize) -> Vec<std::ops::Range<usize>> 
 }
 
 /// A whole list as one parameter: a JSON array the statement unpacks (`jsonb_array_elements_text`
-/// on PostgreSQL, `json_each` on SQLite; for rows see [`json_rows_parameter`]). The statement's text stays
-/// the same whatever the batch's length, so each connection prepares it once; binding thousands
-/// of parameters and planning a long VALUES list cost more than the work itself (measured on the
-/// ingest benchmark's statement log). On SQLite use it for arrays of plain values only: reading
-/// fields of objects makes SQLite turn each element back into text, once per field.
+/// on PostgreSQL, `json_each` on SQLite; for rows see [`json_rows_parameter`]). The statement's
+/// text stays the same whatever the list's length, so each connection prepares it once; binding
+/// thousands of parameters and planning a long VALUES list cost more than the work itself
+/// (measured on the ingest benchmark's statement log). On SQLite use it for arrays of plain
+/// values only: reading fields of objects makes SQLite turn each element back into text, once
+/// per field.
 pub fn json_parameter(backend: DbBackend, value: serde_json::Value) -> sea_orm::Value {
     match backend {
         DbBackend::Postgres => sea_orm::Value::Json(Some(Box::new(value))),
