@@ -749,18 +749,10 @@ pub async fn store(
 /// serialized), so that a re-rating and an evaluation chunk touching the same subject take turns:
 /// whichever comes second reads the facts the first committed.
 pub async fn lock_subjects(txn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), AppError> {
-    let backend = txn.get_database_backend();
-    if backend != DbBackend::Postgres || ids.is_empty() {
+    if txn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
-    let sql = format!(
-        "SELECT id FROM subject WHERE id IN ({}) ORDER BY id FOR UPDATE",
-        crate::db::ids_in(backend, 1)
-    );
-    let parameter = crate::db::json_parameter(backend, serde_json::json!(ids));
-    txn.query_all_raw(Statement::from_sql_and_values(backend, sql, [parameter]))
-        .await?;
-    Ok(())
+    subject_profiles(txn, ids, true).await.map(drop)
 }
 
 /// Re-rates subjects under every active model that applies to them. Call it inside the

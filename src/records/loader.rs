@@ -5,16 +5,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_graphql::Context;
 use async_graphql::dataloader::Loader;
-use async_graphql::{Context, ErrorExtensions};
 use entity::credit_record;
 use sea_orm::{DatabaseConnection, EntityTrait, Statement};
 
-use super::service::{china_today, find_visible};
+use super::service::china_today;
 use super::visibility;
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::graphql::{ContextExt, loaders::LoaderSlot};
+use crate::graphql::{ContextExt, loaders};
 
 /// Loads the records a caller may see, by id, one query per batch.
 pub struct RecordLoader {
@@ -49,22 +49,15 @@ impl Loader<i64> for RecordLoader {
     }
 }
 
-/// A record by id as the caller may see it, through the request's loader (one by one when the
-/// request carries no slot).
+/// A record by id as the caller may see it, through the request's loader.
 pub async fn visible_record(
     ctx: &Context<'_>,
     id: i64,
 ) -> async_graphql::Result<Option<credit_record::Model>> {
-    let state = ctx.state()?;
-    match ctx.data_opt::<LoaderSlot<RecordLoader>>() {
-        Some(slot) => Ok(slot
-            .get_or_make(|| RecordLoader {
-                db: state.db.clone(),
-                caller: ctx.caller().clone(),
-            })
-            .load_one(id)
-            .await
-            .map_err(|e| e.as_ref().extend())?),
-        None => Ok(find_visible(&state.db, ctx.caller(), id).await?),
-    }
+    let caller = ctx.caller().clone();
+    loaders::load_one(ctx, id, |state| RecordLoader {
+        db: state.db.clone(),
+        caller,
+    })
+    .await
 }

@@ -7,15 +7,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_graphql::Context;
 use async_graphql::dataloader::Loader;
-use async_graphql::{Context, ErrorExtensions};
 use entity::subject;
 use sea_orm::DatabaseConnection;
 
 use crate::audit::Actor;
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::graphql::{ContextExt, loaders::LoaderSlot};
+use crate::graphql::{ContextExt, loaders};
 
 /// Loads the subjects a caller may see, by id, one query per batch.
 pub struct SubjectLoader {
@@ -35,23 +35,17 @@ impl Loader<i64> for SubjectLoader {
     }
 }
 
-/// A subject by id as the caller may see it, through the request's loader (one by one when the
-/// request carries no slot, as a schema executed outside the HTTP handler does).
+/// A subject by id as the caller may see it, through the request's loader.
 pub async fn visible_subject(
     ctx: &Context<'_>,
     id: i64,
 ) -> async_graphql::Result<Option<subject::Model>> {
-    let state = ctx.state()?;
-    match ctx.data_opt::<LoaderSlot<SubjectLoader>>() {
-        Some(slot) => Ok(slot
-            .get_or_make(|| SubjectLoader {
-                db: state.db.clone(),
-                caller: ctx.caller().clone(),
-                actor: ctx.actor(),
-            })
-            .load_one(id)
-            .await
-            .map_err(|e| e.as_ref().extend())?),
-        None => Ok(super::service::find_by_id(&state.db, ctx.caller(), &ctx.actor(), id).await?),
-    }
+    let caller = ctx.caller().clone();
+    let actor = ctx.actor();
+    loaders::load_one(ctx, id, |state| SubjectLoader {
+        db: state.db.clone(),
+        caller,
+        actor,
+    })
+    .await
 }
