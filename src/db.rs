@@ -23,6 +23,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
         .idle_timeout(Duration::from_secs(300))
         .sqlx_logging(false);
     if settings.is_sqlite() {
+        // sqlx pings every connection it hands out unless told otherwise: a second trip to the
+        // connection's worker thread for every statement outside a transaction. A file has no
+        // network to drop the connection.
+        options.test_before_acquire(false);
         let mmap = settings.sqlite_mmap_mb.saturating_mul(1024 * 1024);
         let cache = -i64::from(settings.sqlite_cache_mb) * 1024;
         options.map_sqlx_sqlite_opts(move |o| {
@@ -40,7 +44,12 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
                 .pragma("cache_size", cache.to_string())
         });
     } else {
-        options.statement_timeout(Duration::from_secs(settings.execution_timeout_seconds));
+        // Ping only a connection idle long enough for a proxy or a restart to have dropped it,
+        // not every one handed out: that ping is a second round trip for every statement
+        // outside a transaction, the hot path's one statement included.
+        options
+            .statement_timeout(Duration::from_secs(settings.execution_timeout_seconds))
+            .test_before_acquire_if_idle_for(Duration::from_secs(30));
     }
     Database::connect(options).await
 }
