@@ -5,7 +5,10 @@ pub mod graphql;
 pub mod reads;
 
 use entity::audit_log;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Statement,
+};
 
 use crate::auth::Principal;
 use crate::error::AppError;
@@ -63,30 +66,96 @@ pub async fn record(
     if entries.is_empty() {
         return Ok(());
     }
-    let rows = rows(actor, entries);
-    audit_log::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
+    insert(db, &stamp(actor, entries)).await?;
     Ok(())
 }
 
+/// Rows per SQLite statement: 640 bound values, prepared once per shape and connection.
+const SQLITE_RUN: usize = 64;
+
+/// Inserts many rows at once. PostgreSQL takes them as one statement with the rows as one JSON
+/// parameter (prepared once per connection whatever the count); SQLite in multi-row runs of
+/// powers of two up to 64 rows (a handful of small shapes in each connection's statement cache —
+/// runs of 512 rows made every connection keep megabytes of compiled statements).
+pub(crate) async fn insert(db: &impl ConnectionTrait, rows: &[Row]) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let json = serde_json::to_string(rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO audit_log (occurred_at, request_id, actor, organization_code, role, \
+             action, subject_id, purpose, consent_ref, detail) \
+             SELECT occurred_at, request_id, actor, organization_code, role, action, subject_id, \
+             purpose, consent_ref, detail FROM json_to_recordset($1::json) AS t(\
+             occurred_at timestamptz, request_id text, actor text, organization_code text, \
+             role text, action text, subject_id bigint, purpose text, consent_ref text, \
+             detail text)",
+            [json.into()],
+        ))
+        .await?;
+        return Ok(());
+    }
+    for run in crate::db::power_of_two_runs(rows.len(), SQLITE_RUN) {
+        audit_log::Entity::insert_many(rows[run].iter().cloned().map(audit_log::ActiveModel::from))
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One audit row as it is queued and written: the table's columns but the id.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Row {
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    request_id: Option<String>,
+    actor: Option<String>,
+    organization_code: Option<String>,
+    role: Option<&'static str>,
+    action: &'static str,
+    subject_id: Option<i64>,
+    purpose: Option<String>,
+    consent_ref: Option<String>,
+    detail: Option<String>,
+}
+
+impl From<Row> for audit_log::ActiveModel {
+    fn from(row: Row) -> Self {
+        Self {
+            occurred_at: Set(row.occurred_at),
+            request_id: Set(row.request_id),
+            actor: Set(row.actor),
+            organization_code: Set(row.organization_code),
+            role: Set(row.role.map(str::to_owned)),
+            action: Set(row.action.to_owned()),
+            subject_id: Set(row.subject_id),
+            purpose: Set(row.purpose),
+            consent_ref: Set(row.consent_ref),
+            detail: Set(row.detail),
+            ..Default::default()
+        }
+    }
+}
+
 /// The rows of one actor's entries, stamped now.
-pub(crate) fn rows(actor: &Actor, entries: Vec<AuditEntry>) -> Vec<audit_log::ActiveModel> {
+pub(crate) fn stamp(actor: &Actor, entries: Vec<AuditEntry>) -> Vec<Row> {
     let now = chrono::Utc::now();
+    let principal = actor.principal.as_ref();
     entries
         .into_iter()
-        .map(|e| audit_log::ActiveModel {
-            occurred_at: Set(now),
-            request_id: Set(actor.request_id.clone()),
-            actor: Set(actor.principal.as_ref().map(|p| p.client_id.clone())),
-            organization_code: Set(actor.principal.as_ref().map(|p| p.organization.clone())),
-            role: Set(actor.principal.as_ref().map(|p| p.role.as_str().to_owned())),
-            action: Set(e.action.to_owned()),
-            subject_id: Set(e.subject_id),
-            purpose: Set(e.purpose),
-            consent_ref: Set(e.consent_ref),
-            detail: Set(e.detail.map(|d| d.to_string())),
-            ..Default::default()
+        .map(|e| Row {
+            occurred_at: now,
+            request_id: actor.request_id.clone(),
+            actor: principal.map(|p| p.client_id.clone()),
+            organization_code: principal.map(|p| p.organization.clone()),
+            role: principal.map(|p| p.role.as_str()),
+            action: e.action,
+            subject_id: e.subject_id,
+            purpose: e.purpose,
+            consent_ref: e.consent_ref,
+            detail: e.detail.map(|d| d.to_string()),
         })
         .collect()
 }

@@ -7,24 +7,23 @@
 //! is full the entry is written at once instead, so nothing is dropped while the node runs; a
 //! node that stops loses the entries still queued (those of the last 100 ms).
 
-use entity::audit_log;
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::mpsc;
 
-use super::{Actor, AuditEntry, rows};
+use super::{Actor, AuditEntry, Row, stamp};
 use crate::error::AppError;
 
 /// Entries queued at most; beyond, a read writes its own.
 const QUEUE: usize = 50_000;
-/// Rows per insert: 10 columns, far under SQLite's parameter limit.
+/// Rows per flush at most.
 const BATCH: usize = 1000;
-/// How long entries gather before an insert.
+/// How long entries gather before an insert, unless a whole batch is already waiting.
 const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The handle reads use; cheap to clone.
 #[derive(Clone)]
 pub struct ReadAudit {
-    queue: mpsc::Sender<audit_log::ActiveModel>,
+    queue: mpsc::Sender<Row>,
 }
 
 impl ReadAudit {
@@ -43,7 +42,7 @@ impl ReadAudit {
         entries: Vec<AuditEntry>,
     ) -> Result<(), AppError> {
         let mut overflow = Vec::new();
-        for row in rows(actor, entries) {
+        for row in stamp(actor, entries) {
             if let Err(
                 mpsc::error::TrySendError::Full(row) | mpsc::error::TrySendError::Closed(row),
             ) = self.queue.try_send(row)
@@ -51,52 +50,48 @@ impl ReadAudit {
                 overflow.push(row);
             }
         }
-        if !overflow.is_empty() {
-            audit_log::Entity::insert_many(overflow)
-                .exec_without_returning(db)
-                .await?;
-        }
+        super::insert(db, &overflow).await?;
         Ok(())
     }
 }
 
-async fn write(db: DatabaseConnection, mut rows: mpsc::Receiver<audit_log::ActiveModel>) {
+async fn write(db: DatabaseConnection, mut rows: mpsc::Receiver<Row>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rows.recv_many(&mut batch, BATCH).await > 0 {
         // Let a moment's entries gather: one insert (one commit, one fsync on SQLite) per
-        // interval instead of one per handful of reads. Measured at 20,000 subjects, writing
-        // as soon as anything was queued cost a third of the eligibility throughput.
-        tokio::time::sleep(FLUSH_INTERVAL).await;
-        while batch.len() < BATCH {
-            match rows.try_recv() {
-                Ok(row) => batch.push(row),
-                Err(_) => break,
+        // interval instead of one per handful of reads (measured at 20,000 subjects: writing as
+        // soon as anything was queued cost a third of the eligibility throughput). A whole batch
+        // already waiting is written at once: sleeping then too capped the writer below the
+        // read rate, and the queue grew by tens of megabytes under load.
+        if batch.len() < BATCH {
+            tokio::time::sleep(FLUSH_INTERVAL).await;
+            while batch.len() < BATCH {
+                match rows.try_recv() {
+                    Ok(row) => batch.push(row),
+                    Err(_) => break,
+                }
             }
         }
-        let pending = std::mem::take(&mut batch);
-        let count = pending.len();
+        let count = batch.len();
         // Twice, a moment apart: a busy SQLite or a reconnecting pool gets a second chance.
-        let mut result = insert(&db, &pending).await;
+        let mut result = insert(&db, &batch).await;
         if result.is_err() {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            result = insert(&db, &pending).await;
+            result = insert(&db, &batch).await;
         }
         match result {
-            Ok(_) => metrics::histogram!("credit_hub_read_audit_batch").record(count as f64),
+            Ok(()) => metrics::histogram!("credit_hub_read_audit_batch").record(count as f64),
             Err(e) => {
                 tracing::error!(error = %e, lost = count, "read audit entries could not be written")
             }
         }
+        batch.clear();
     }
 }
 
-/// Inserts the rows in one transaction, in runs of powers of two (few statement shapes).
-async fn insert(db: &DatabaseConnection, rows: &[audit_log::ActiveModel]) -> Result<(), DbErr> {
+/// Inserts the rows in one transaction.
+async fn insert(db: &DatabaseConnection, rows: &[Row]) -> Result<(), DbErr> {
     let txn = db.begin().await?;
-    for run in crate::db::power_of_two_runs(rows.len(), 512) {
-        audit_log::Entity::insert_many(rows[run].to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    super::insert(&txn, rows).await?;
     txn.commit().await
 }

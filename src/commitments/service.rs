@@ -204,7 +204,7 @@ pub async fn insert_batch(
         let Pending { key, actor, .. } = &items[i];
         let pair = (key.organization.clone(), key.external_id.clone());
         let outcome = if let Some(created) = inserted.remove(&pair) {
-            audit_rows.extend(crate::audit::rows(
+            audit_rows.extend(crate::audit::stamp(
                 actor,
                 vec![
                     AuditEntry::new("recordCommitment", Some(created.subject_id)).detail(json!({
@@ -240,11 +240,7 @@ pub async fn insert_batch(
         };
         outcomes[i] = Some(outcome);
     }
-    for run in crate::db::power_of_two_runs(audit_rows.len(), MAX_BATCH) {
-        entity::audit_log::Entity::insert_many(audit_rows[run].to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    crate::audit::insert(&txn, &audit_rows).await?;
     // A pending commitment is not a fact any model scores (the models score records and list
     // entries), so no subject's ratings change here; a breach re-rates.
     txn.commit().await?;
