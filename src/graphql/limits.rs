@@ -4,8 +4,9 @@
 //! also tells the HTTP layer whether the request got as far as execution (which decides the
 //! status code under `application/graphql-response+json`) and what it cost.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
     Positioned, Response, ServerError, ServerResult, ValidationResult, Variables,
@@ -67,15 +68,65 @@ pub struct ShapeLimits {
     pub max_complexity: usize,
 }
 
-pub struct QueryLimits(pub ShapeLimits);
+/// The extension's factory: the limits, and the documents parsed so far.
+pub struct QueryLimits {
+    limits: ShapeLimits,
+    documents: Arc<Documents>,
+}
 
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimitsExtension(self.0))
+impl QueryLimits {
+    pub fn new(limits: ShapeLimits) -> Self {
+        Self {
+            limits,
+            documents: Arc::default(),
+        }
     }
 }
 
-struct QueryLimitsExtension(ShapeLimits);
+impl ExtensionFactory for QueryLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(QueryLimitsExtension {
+            limits: self.limits,
+            documents: self.documents.clone(),
+        })
+    }
+}
+
+struct QueryLimitsExtension {
+    limits: ShapeLimits,
+    documents: Arc<Documents>,
+}
+
+/// Documents kept at most; a full cache starts over.
+const DOCUMENTS: usize = 256;
+/// Longer query texts are parsed every time, so the cache holds at most about a megabyte.
+const DOCUMENT_BYTES: usize = 4096;
+
+/// Parsed documents by query text. Apps and banks send the same few queries all day (the
+/// eligibility check above all), and parsing was a measurable share of such a small request.
+/// Only documents that parsed and passed async-graphql's recursion and directive limits are
+/// kept, so a kept one needs neither again; everything after parsing (the introspection and
+/// alias checks here, validation, `@skip`/`@include`) still runs on every request, on a copy.
+#[derive(Default)]
+struct Documents(Mutex<HashMap<Box<str>, ExecutableDocument>>);
+
+impl Documents {
+    fn get(&self, query: &str) -> Option<ExecutableDocument> {
+        self.0.lock().ok()?.get(query).cloned()
+    }
+
+    fn keep(&self, query: &str, document: &ExecutableDocument) {
+        if query.len() > DOCUMENT_BYTES {
+            return;
+        }
+        if let Ok(mut documents) = self.0.lock() {
+            if documents.len() >= DOCUMENTS {
+                documents.clear();
+            }
+            documents.insert(query.into(), document.clone());
+        }
+    }
+}
 
 /// A request-phase error with a code and, for limits, the limit's name.
 pub fn coded(message: impl Into<String>, code: &str, limit: Option<&str>) -> ServerError {
@@ -116,27 +167,16 @@ fn count_aliases(doc: &ExecutableDocument) -> usize {
     operations + fragments
 }
 
-#[async_trait::async_trait]
-impl Extension for QueryLimitsExtension {
-    async fn parse_query(
+impl QueryLimitsExtension {
+    /// async-graphql's own parse (with its recursion and directive limits), its errors coded.
+    async fn parse(
         &self,
         ctx: &ExtensionContext<'_>,
         query: &str,
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        if query.len() > self.0.max_query_bytes {
-            return Err(coded(
-                format!(
-                    "the query text has {} bytes; at most {} are allowed",
-                    query.len(),
-                    self.0.max_query_bytes
-                ),
-                "MAX_COST_EXCEEDED",
-                Some("queryBytes"),
-            ));
-        }
-        let document = next.run(ctx, query, variables).await.map_err(|mut e| {
+        next.run(ctx, query, variables).await.map_err(|mut e| {
             if e.extensions.is_none() {
                 let code = if e.message.starts_with("The recursion depth")
                     || e.message.starts_with("The number of directives")
@@ -150,7 +190,38 @@ impl Extension for QueryLimitsExtension {
                 e.extensions = Some(ext);
             }
             e
-        })?;
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for QueryLimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        if query.len() > self.limits.max_query_bytes {
+            return Err(coded(
+                format!(
+                    "the query text has {} bytes; at most {} are allowed",
+                    query.len(),
+                    self.limits.max_query_bytes
+                ),
+                "MAX_COST_EXCEEDED",
+                Some("queryBytes"),
+            ));
+        }
+        let document = match self.documents.get(query) {
+            Some(document) => document,
+            None => {
+                let document = self.parse(ctx, query, variables, next).await?;
+                self.documents.keep(query, &document);
+                document
+            }
+        };
         if ctx.data_opt::<IntrospectionOff>().is_some() && asks_for_introspection(&document) {
             return Err(coded(
                 "introspection is off for anonymous callers in production mode; send a bearer token",
@@ -159,11 +230,11 @@ impl Extension for QueryLimitsExtension {
             ));
         }
         let aliases = count_aliases(&document);
-        if aliases > self.0.max_aliases {
+        if aliases > self.limits.max_aliases {
             return Err(coded(
                 format!(
                     "the query uses {aliases} aliases; at most {} are allowed",
-                    self.0.max_aliases
+                    self.limits.max_aliases
                 ),
                 "MAX_COST_EXCEEDED",
                 Some("aliases"),
@@ -190,7 +261,7 @@ impl Extension for QueryLimitsExtension {
                     "Query is nested too deep." => coded(
                         format!(
                             "the query is nested deeper than {} levels",
-                            self.0.max_depth
+                            self.limits.max_depth
                         ),
                         "MAX_COST_EXCEEDED",
                         Some("depth"),
@@ -198,7 +269,7 @@ impl Extension for QueryLimitsExtension {
                     "Query is too complex." => coded(
                         format!(
                             "the query's cost exceeds {}; ask for fewer fields or smaller pages",
-                            self.0.max_complexity
+                            self.limits.max_complexity
                         ),
                         "MAX_COST_EXCEEDED",
                         Some("complexity"),

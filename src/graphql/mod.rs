@@ -68,7 +68,7 @@ pub fn schema_builder(settings: &Settings) -> SchemaBuilder<Query, Mutation, Emp
         .limit_complexity(settings.max_complexity)
         .limit_directives(settings.max_directives)
         .limit_recursive_depth(settings.max_depth.max(32))
-        .extension(QueryLimits(ShapeLimits {
+        .extension(QueryLimits::new(ShapeLimits {
             max_aliases: settings.max_aliases,
             max_query_bytes: settings.max_query_bytes,
             max_depth: settings.max_depth,

@@ -343,6 +343,49 @@ fn async_graphql_introspection_query() -> &'static str {
     }"#
 }
 
+async fn kept_documents_answer_each_request_on_its_own(backend: Backend) {
+    let app = spawn_app_with(backend, production).await;
+    let bank = app.token(Role::Bank);
+    // The same text with other variables: @include is decided per request, on a copy of the
+    // document the node keeps.
+    let query =
+        "query($more: Boolean!) { viewer { role organization @include(if: $more) { code } } }";
+    for more in [true, false, true] {
+        let answer = app
+            .graphql(Some(&bank), query, json!({ "more": more }))
+            .await;
+        let viewer = &answer.body["data"]["viewer"];
+        assert_eq!(viewer["role"], "BANK", "{}", answer.text);
+        assert_eq!(
+            viewer.get("organization").is_some(),
+            more,
+            "more = {more}: {}",
+            answer.text
+        );
+    }
+    // A text an authenticated caller introspected with is still refused to anonymous callers,
+    // and one that failed to parse fails again.
+    let introspection = "{ __schema { queryType { name } } }";
+    let answer = app.graphql(Some(&bank), introspection, json!({})).await;
+    assert_eq!(
+        answer.body["data"]["__schema"]["queryType"]["name"],
+        "Query"
+    );
+    for _ in 0..2 {
+        let answer = app.graphql(None, introspection, json!({})).await;
+        assert_eq!(answer.code(), Some("FORBIDDEN"), "{}", answer.text);
+        let answer = app
+            .graphql(Some(&bank), "{ viewer { role ", json!({}))
+            .await;
+        assert_eq!(
+            answer.code(),
+            Some("GRAPHQL_PARSE_FAILED"),
+            "{}",
+            answer.text
+        );
+    }
+}
+
 both!(
     post_takes_json_only,
     get_runs_queries_but_not_mutations,
@@ -351,4 +394,5 @@ both!(
     request_ids_are_echoed_or_made,
     production_hides_the_schema_from_anonymous_callers,
     graphiql_loads_and_its_introspection_fits_the_limits,
+    kept_documents_answer_each_request_on_its_own,
 );
