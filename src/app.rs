@@ -175,8 +175,11 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests (graceful shutdown).
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests (graceful shutdown) and
+    /// writes the audit entries of the last reads.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.state.read_audit.flush().await;
+        served
     }
 }

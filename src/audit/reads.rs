@@ -4,11 +4,12 @@
 //!
 //! A read's entry is queued before its answer leaves; the writer inserts what gathered in the
 //! last 100 ms in one statement (up to 1000 rows, and at once again if more wait). When the queue
-//! is full the entry is written at once instead, so nothing is dropped while the node runs; a
-//! node that stops loses the entries still queued (those of the last 100 ms).
+//! is full the entry is written at once instead, so nothing is dropped while the node runs. A
+//! node that stops gracefully writes what is queued after its last request ([`ReadAudit::flush`]);
+//! one that crashes loses the entries of its last 100 ms.
 
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Actor, AuditEntry, Row, stamp};
 use crate::error::AppError;
@@ -20,10 +21,16 @@ const BATCH: usize = 1000;
 /// How long entries gather before an insert, unless a whole batch is already waiting.
 const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// What the writer is sent: a row, or a request to write everything before it now.
+enum Queued {
+    Row(Row),
+    Flush(oneshot::Sender<()>),
+}
+
 /// The handle reads use; cheap to clone.
 #[derive(Clone)]
 pub struct ReadAudit {
-    queue: mpsc::Sender<Row>,
+    queue: mpsc::Sender<Queued>,
 }
 
 impl ReadAudit {
@@ -44,8 +51,9 @@ impl ReadAudit {
         let mut overflow = Vec::new();
         for row in stamp(actor, entries) {
             if let Err(
-                mpsc::error::TrySendError::Full(row) | mpsc::error::TrySendError::Closed(row),
-            ) = self.queue.try_send(row)
+                mpsc::error::TrySendError::Full(queued) | mpsc::error::TrySendError::Closed(queued),
+            ) = self.queue.try_send(Queued::Row(row))
+                && let Queued::Row(row) = queued
             {
                 overflow.push(row);
             }
@@ -53,23 +61,41 @@ impl ReadAudit {
         super::insert(db, &overflow).await?;
         Ok(())
     }
+
+    /// Returns once every entry queued before the call is written (or its failure logged): what
+    /// a node does after its last request, before it exits.
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.queue.send(Queued::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
 }
 
-async fn write(db: DatabaseConnection, mut rows: mpsc::Receiver<Row>) {
+async fn write(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
+    let mut received = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
-    while rows.recv_many(&mut batch, BATCH).await > 0 {
+    let mut waiting = Vec::new();
+    while queue.recv_many(&mut received, BATCH).await > 0 {
         // Let a moment's entries gather: one insert (one commit, one fsync on SQLite) per
         // interval instead of one per handful of reads (measured at 20,000 subjects: writing as
         // soon as anything was queued cost a third of the eligibility throughput). A whole batch
-        // already waiting is written at once: sleeping then too capped the writer below the
-        // read rate, and the queue grew by tens of megabytes under load.
-        if batch.len() < BATCH {
+        // already waiting, or a flush, is written at once: sleeping then too capped the writer
+        // below the read rate, and the queue grew by tens of megabytes under load.
+        let flush = received.iter().any(|q| matches!(q, Queued::Flush(_)));
+        if received.len() < BATCH && !flush {
             tokio::time::sleep(FLUSH_INTERVAL).await;
-            while batch.len() < BATCH {
-                match rows.try_recv() {
-                    Ok(row) => batch.push(row),
+            while received.len() < BATCH {
+                match queue.try_recv() {
+                    Ok(q) => received.push(q),
                     Err(_) => break,
                 }
+            }
+        }
+        for q in received.drain(..) {
+            match q {
+                Queued::Row(row) => batch.push(row),
+                Queued::Flush(done) => waiting.push(done),
             }
         }
         let count = batch.len();
@@ -86,11 +112,17 @@ async fn write(db: DatabaseConnection, mut rows: mpsc::Receiver<Row>) {
             }
         }
         batch.clear();
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
     }
 }
 
 /// Inserts the rows in one transaction.
 async fn insert(db: &DatabaseConnection, rows: &[Row]) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let txn = db.begin().await?;
     super::insert(&txn, rows).await?;
     txn.commit().await
