@@ -67,6 +67,7 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
         ),
         organizations: Arc::default(),
         scenarios: Arc::default(),
+        runtime: tokio::runtime::Handle::current(),
         db,
         person_keys: Arc::new(PersonKeyHasher::new(&resolved.id_hash_key)),
         tokens: Arc::new(tokens),

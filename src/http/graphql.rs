@@ -138,6 +138,8 @@ fn code_of(error: &ServerError) -> String {
 /// What one execution needs besides its request.
 #[derive(Clone, Copy)]
 struct Run<'a> {
+    /// Where executions run: see [`execute`].
+    runtime: &'a tokio::runtime::Handle,
     schema: (&'a CreditHubSchema, bool),
     caller: &'a Caller,
     request_id: &'a str,
@@ -152,14 +154,49 @@ struct Outcome {
     timed_out: bool,
 }
 
+/// Executes one GraphQL request on the service's multi-threaded runtime, not on the HTTP worker
+/// that read it. The database pool lives there: a PostgreSQL connection's socket belongs to the
+/// runtime that opened it, and an HTTP worker (a single-threaded runtime of its own) waiting on
+/// a socket another worker opened is only woken when that worker next polls for events — when
+/// it is busy, after up to 61 of its own tasks. There, too, work is shared between the cores: a
+/// heavy request no longer holds up every connection its HTTP worker serves, and a panic is an
+/// INTERNAL answer. Measured at 20k subjects on PostgreSQL (32 connections): 5,900–6,000 →
+/// 7,600–7,900 eligibility checks/s, the server's CPU per check 148 → 141 µs.
 async fn execute(run: Run<'_>, request: Request) -> Outcome {
-    let Run {
-        schema: (schema, locked),
-        caller,
-        request_id,
-        timeout,
-        ..
-    } = run;
+    let schema = run.schema.0.clone();
+    let locked = run.schema.1;
+    let caller = run.caller.clone();
+    let request_id = run.request_id.to_owned();
+    let timeout = run.timeout;
+    let executed = run
+        .runtime
+        .spawn(async move {
+            execute_here(&schema, locked, &caller, &request_id, timeout, request).await
+        })
+        .await;
+    executed.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a GraphQL execution panicked");
+        let mut error = ServerError::new(
+            "an internal error occurred; quote the request id when reporting it",
+            None,
+        );
+        set_code(&mut error, "INTERNAL");
+        Outcome {
+            response: Response::from_errors(vec![error]),
+            executed: false,
+            timed_out: false,
+        }
+    })
+}
+
+async fn execute_here(
+    schema: &CreditHubSchema,
+    locked: bool,
+    caller: &Caller,
+    request_id: &str,
+    timeout: Duration,
+    request: Request,
+) -> Outcome {
     let trace = Arc::new(ExecutionTrace::default());
     let mut request = request;
     if locked {
@@ -356,6 +393,7 @@ pub async fn post(
     let timeout = Duration::from_secs(state.settings.execution_timeout_seconds);
     let id = request_id(&req);
     let run = Run {
+        runtime: &state.runtime,
         schema,
         caller: &caller,
         request_id: &id,
@@ -668,6 +706,7 @@ pub async fn get(
     }
     let id = request_id(&req);
     let run = Run {
+        runtime: &state.runtime,
         schema: schema_for(&schemas, &state, &caller),
         caller: &caller,
         request_id: &id,
