@@ -147,11 +147,17 @@ impl Application {
         })
         .shutdown_timeout(settings.shutdown_timeout_seconds)
         .client_request_timeout(Duration::from_secs(30));
-        // Half as many HTTP workers as cores: they only read requests and write answers, the
-        // executions run on the runtime's thread per core. Measured on 2 cores (eligibility,
-        // 32 connections): one worker used 6–12 % less CPU per check than two, and served more.
+        // On PostgreSQL half as many HTTP workers as cores: they only read requests and write
+        // answers, the executions run on the runtime's thread per core. Measured on 2 cores
+        // (eligibility, 32 connections): one worker used 6–12 % less CPU per check than two, and
+        // served more. On SQLite the HTTP workers execute too: one per core.
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        server = server.workers(settings.workers.unwrap_or((cores / 2).max(1)));
+        let workers = if state.execution_runtime().is_some() {
+            (cores / 2).max(1)
+        } else {
+            cores
+        };
+        server = server.workers(settings.workers.unwrap_or(workers));
         let server = server
             .listen(listener)
             .map_err(|e| StartError::Bind(bind, e))?

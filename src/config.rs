@@ -39,8 +39,8 @@ pub struct Settings {
     pub mode: Mode,
     pub database_url: String,
     pub bind: String,
-    /// HTTP worker threads, which read requests and write answers (executions run on the
-    /// multi-threaded runtime, one thread per core); default: one per two cores.
+    /// HTTP worker threads; default: one per core on SQLite, one per two cores on PostgreSQL
+    /// (whose GraphQL executions run on the multi-threaded runtime, one thread per core).
     pub workers: Option<usize>,
     pub db_max_connections: u32,
     pub log_format: LogFormat,

@@ -39,7 +39,7 @@ pub struct AppState {
     /// The audit of hot-path reads, written in batches off the request path.
     pub read_audit: crate::audit::reads::ReadAudit,
     /// The multi-threaded runtime the state was made on: the pool's connections and the
-    /// background writers live there, and GraphQL executions run there.
+    /// background writers live there, and on PostgreSQL GraphQL executions run there.
     pub runtime: tokio::runtime::Handle,
 }
 
@@ -70,5 +70,13 @@ impl OrganizationKinds {
             known.insert(code.to_owned(), kind.clone());
         }
         Ok(kind)
+    }
+}
+
+impl AppState {
+    /// Where GraphQL executions are moved from the HTTP worker that read them: the runtime on
+    /// PostgreSQL, none on SQLite (see `http::graphql::execute`).
+    pub fn execution_runtime(&self) -> Option<&tokio::runtime::Handle> {
+        (!self.settings.is_sqlite()).then_some(&self.runtime)
     }
 }
