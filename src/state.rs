@@ -38,8 +38,9 @@ pub struct AppState {
         crate::writer::Batcher<crate::idempotency::Step, crate::idempotency::StepOutcome>,
     /// The audit of hot-path reads, written in batches off the request path.
     pub read_audit: crate::audit::reads::ReadAudit,
-    /// The multi-threaded runtime the state was made on: the pool's connections and the
-    /// background writers live there, and on PostgreSQL GraphQL executions run there.
+    /// The runtime the state was made on (the binary's multi-threaded one): the pool's
+    /// connections and the background writers live there, and on PostgreSQL GraphQL executions
+    /// run there.
     pub runtime: tokio::runtime::Handle,
 }
 

@@ -6,7 +6,7 @@
 #   1. wrk, CONNECTIONS connections for DURATION: eligibility(code, scenario) on random codes;
 #   2. oha at a fixed RATE req/s for DURATION (GET with the code in the variables, from a file of
 #      URLs), printing p99 there;
-#   3. the server's peak RSS (VmHWM);
+#   3. the server's peak RSS (VmHWM), and its CPU time per check during step 1;
 #   4. on PostgreSQL, pgbench with a custom script fetching the same facts by code as one SQL
 #      statement, CONNECTIONS clients, for the ratio.
 #
@@ -94,9 +94,20 @@ PY
   # Warm up, then the measured runs.
   TOKEN=$token CODES_FILE=$work/codes SCENARIO=$SCENARIO \
     wrk -t2 -c"$CONNECTIONS" -d5s -s "$here/eligibility.lua" "http://127.0.0.1:$PORT" >/dev/null
-  echo -n "$name: $CONNECTIONS connections, ${DURATION} s, "
-  TOKEN=$token CODES_FILE=$work/codes SCENARIO=$SCENARIO \
-    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$here/eligibility.lua" "http://127.0.0.1:$PORT" | grep '^wrk:'
+  # The server's CPU time per check (user + system, from /proc): steadier than req/s on a machine
+  # whose speed varies from run to run, so the figure to compare changes by.
+  local ticks0 ticks1 line
+  ticks0=$(awk '{print $14 + $15}' "/proc/$server/stat")
+  line=$(TOKEN=$token CODES_FILE=$work/codes SCENARIO=$SCENARIO \
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$here/eligibility.lua" "http://127.0.0.1:$PORT" | grep '^wrk:')
+  ticks1=$(awk '{print $14 + $15}' "/proc/$server/stat")
+  echo "$name: $CONNECTIONS connections, ${DURATION} s, $line"
+  python3 - "$name" "$line" "$((ticks1 - ticks0))" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+name, line, ticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+n = int(re.search(r"(\d+) requests", line).group(1))
+print(f"{name}: server CPU per check: {ticks / hz / n * 1e6:.0f} µs ({ticks / hz:.1f} s for {n} checks)")
+PY
   echo -n "$name: fixed $RATE req/s, ${DURATION} s, oha: "
   oha --no-tui -z "${DURATION}s" -q "$RATE" -c "$CONNECTIONS" --latency-correction \
     -H "Authorization: Bearer $token" --output-format json --urls-from-file "$work/urls" \

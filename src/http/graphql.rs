@@ -189,7 +189,8 @@ async fn execute(run: Run<'_>, request: Request) -> Outcome {
         })
         .await;
     executed.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "a GraphQL execution panicked");
+        // A panic, or the runtime shutting down under it.
+        tracing::error!(error = %e, "a GraphQL execution did not finish");
         let mut error = ServerError::new(
             "an internal error occurred; quote the request id when reporting it",
             None,
