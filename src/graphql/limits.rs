@@ -167,31 +167,21 @@ fn count_aliases(doc: &ExecutableDocument) -> usize {
     operations + fragments
 }
 
-impl QueryLimitsExtension {
-    /// async-graphql's own parse (with its recursion and directive limits), its errors coded.
-    async fn parse(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|mut e| {
-            if e.extensions.is_none() {
-                let code = if e.message.starts_with("The recursion depth")
-                    || e.message.starts_with("The number of directives")
-                {
-                    "MAX_COST_EXCEEDED"
-                } else {
-                    "GRAPHQL_PARSE_FAILED"
-                };
-                let mut ext = async_graphql::ErrorExtensionValues::default();
-                ext.set("code", code);
-                e.extensions = Some(ext);
-            }
-            e
-        })
+/// Codes an error of async-graphql's own parse (with its recursion and directive limits).
+fn code_parse_error(mut e: ServerError) -> ServerError {
+    if e.extensions.is_none() {
+        let code = if e.message.starts_with("The recursion depth")
+            || e.message.starts_with("The number of directives")
+        {
+            "MAX_COST_EXCEEDED"
+        } else {
+            "GRAPHQL_PARSE_FAILED"
+        };
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", code);
+        e.extensions = Some(ext);
     }
+    e
 }
 
 #[async_trait::async_trait]
@@ -217,7 +207,10 @@ impl Extension for QueryLimitsExtension {
         let document = match self.documents.get(query) {
             Some(document) => document,
             None => {
-                let document = self.parse(ctx, query, variables, next).await?;
+                let document = next
+                    .run(ctx, query, variables)
+                    .await
+                    .map_err(code_parse_error)?;
                 self.documents.keep(query, &document);
                 document
             }
