@@ -99,7 +99,8 @@ struct QueryLimitsExtension {
 
 /// Documents kept at most; a full cache starts over.
 const DOCUMENTS: usize = 256;
-/// Longer query texts are parsed every time, so the cache holds at most about a megabyte.
+/// Longer query texts are parsed every time, so the cache holds at most 1 MiB of query text and
+/// the documents parsed from it (a few times that).
 const DOCUMENT_BYTES: usize = 4096;
 
 /// Parsed documents by query text. Apps and banks send the same few queries all day (the
