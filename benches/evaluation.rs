@@ -13,6 +13,13 @@
 //! EVAL_SUBJECTS (default 1,000,000), EVAL_RECORDS_PER_SUBJECT (10), EVAL_READS (5000).
 //! PostgreSQL comes from CREDIT_HUB_TEST_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/test); a database is created for the run and dropped.
+//!
+//! EVAL_DATABASE_URL names a database to keep instead (one backend per run): it is generated
+//! once, and each later run clears the ratings, credit states and runs before evaluating, so
+//! every run measures the first evaluation after generation without generating again (at
+//! 1,000,000 subjects the generator takes minutes):
+//!
+//!     EVAL_DATABASE_URL=postgres://postgres@127.0.0.1:5432/eval_1m cargo bench --bench evaluation
 
 mod support;
 
@@ -52,21 +59,33 @@ async fn run(name: &str, database_url: String) {
         .map(|r| r.code)
         .collect();
 
-    let started = Instant::now();
-    let plan = credit_hub::demo::bulk::Plan {
-        subjects,
-        records_per_subject: per_subject,
-        seed: 7,
+    let made = match kept(&state.db).await {
+        Some(made) => {
+            println!(
+                "{name:<10} kept database: {} subjects and {} records; ratings cleared",
+                made.subjects, made.records
+            );
+            made
+        }
+        None => {
+            let started = Instant::now();
+            let plan = credit_hub::demo::bulk::Plan {
+                subjects,
+                records_per_subject: per_subject,
+                seed: 7,
+            };
+            let made = credit_hub::demo::bulk::generate(&state.db, plan, &townships, |_, _| {})
+                .await
+                .expect("generate");
+            println!(
+                "{name:<10} generated {} subjects and {} records in {:.1} s",
+                made.subjects,
+                made.records,
+                started.elapsed().as_secs_f64()
+            );
+            made
+        }
     };
-    let made = credit_hub::demo::bulk::generate(&state.db, plan, &townships, |_, _| {})
-        .await
-        .expect("generate");
-    println!(
-        "{name:<10} generated {} subjects and {} records in {:.1} s",
-        made.subjects,
-        made.records,
-        started.elapsed().as_secs_f64()
-    );
 
     let started = Instant::now();
     let run = credit_hub::ratings::evaluation::start(
@@ -74,6 +93,7 @@ async fn run(name: &str, database_url: String) {
         &credit_hub::audit::Actor::cli("bench"),
         "PUBLIC_COMPREHENSIVE",
         None,
+        credit_hub::ratings::evaluation::CHUNK,
     )
     .await
     .expect("start")
@@ -81,7 +101,7 @@ async fn run(name: &str, database_url: String) {
     let done = credit_hub::ratings::evaluation::work(
         &state.db,
         run.id,
-        credit_hub::ratings::evaluation::CHUNK,
+        credit_hub::ratings::evaluation::workers(&state.db),
         |_, _| {},
     )
     .await
@@ -157,7 +177,47 @@ async fn run(name: &str, database_url: String) {
     );
 }
 
+/// On a kept database that already holds generated subjects: what it holds, after clearing
+/// what an evaluation writes, so that the run starts as it would after generation.
+async fn kept(db: &sea_orm::DatabaseConnection) -> Option<credit_hub::demo::bulk::Generated> {
+    std::env::var_os("EVAL_DATABASE_URL")?;
+    let backend = db.get_database_backend();
+    let count = |sql: &'static str| async move {
+        db.query_one_raw(sea_orm::Statement::from_string(backend, sql))
+            .await
+            .expect("count")
+            .and_then(|r| r.try_get::<i64>("", "n").ok())
+            .unwrap_or(0) as u64
+    };
+    let subjects = count("SELECT COUNT(*) AS n FROM subject").await;
+    if subjects == 0 {
+        return None;
+    }
+    let records = count("SELECT COUNT(*) AS n FROM credit_record").await;
+    for table in ["rating_history", "rating", "credit_state", "evaluation_run"] {
+        db.execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .expect("clear");
+    }
+    if backend == sea_orm::DbBackend::Postgres {
+        db.execute_unprepared("VACUUM ANALYZE")
+            .await
+            .expect("vacuum");
+    }
+    Some(credit_hub::demo::bulk::Generated { subjects, records })
+}
+
 #[tokio::main]
 async fn main() {
-    support::on_each_database("eval", run).await;
+    match std::env::var("EVAL_DATABASE_URL") {
+        Ok(url) => {
+            let name = if url.starts_with("sqlite:") {
+                "sqlite"
+            } else {
+                "postgres"
+            };
+            run(name, url).await;
+        }
+        Err(_) => support::on_each_database("eval", run).await,
+    }
 }

@@ -273,6 +273,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 &Actor::cli("evaluate"),
                 model.trim(),
                 as_of,
+                crate::ratings::evaluation::CHUNK,
             )
             .await
             .map_err(|e| CliError(e.detail()))?
@@ -303,7 +304,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let done = crate::ratings::evaluation::work(
                 &state.db,
                 run.id,
-                crate::ratings::evaluation::CHUNK,
+                crate::ratings::evaluation::workers(&state.db),
                 |done, total| {
                     bar.set_length(total);
                     bar.set_position(done);

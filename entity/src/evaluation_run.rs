@@ -1,5 +1,6 @@
-//! A batch evaluation of every subject under one model: its progress is the last subject id
-//! done, advanced in the same transaction as the ratings, so a crash resumes where it stopped.
+//! A batch evaluation of every subject under one model. Its work is planned as chunks
+//! (`evaluation_chunk`), each marked DONE in the transaction that writes its ratings, so a
+//! crash resumes where it stopped; `done` follows the chunks.
 
 use sea_orm::entity::prelude::*;
 
@@ -16,9 +17,10 @@ pub struct Model {
     pub status: String,
     /// Subjects to rate when the run started.
     pub total: i64,
-    /// Subjects rated so far.
+    /// Subjects rated so far: those of the DONE chunks, brought up to date after each chunk.
     pub done: i64,
-    /// The highest subject id rated so far: the run resumes after it.
+    /// Runs started before chunks existed resumed after this subject id; such a run is planned
+    /// from it when a worker picks it up. 0 for every run since.
     pub last_subject_id: i64,
     pub started_by: String,
     pub started_at: DateTimeUtc,

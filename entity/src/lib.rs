@@ -15,6 +15,7 @@ pub mod credit_record;
 pub mod credit_record_revision;
 pub mod credit_state;
 pub mod decision_count;
+pub mod evaluation_chunk;
 pub mod evaluation_model;
 pub mod evaluation_run;
 pub mod idempotency_key;

@@ -13,6 +13,7 @@ mod m20261125_000007_drop_record_foreign_keys;
 mod m20261125_000008_tune_rating_writes;
 mod m20261125_000009_create_commitments;
 mod m20261125_000010_create_benefits;
+mod m20261126_000011_create_evaluation_chunks;
 
 /// Every migration, in the order it runs.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_tune_rating_writes::Migration),
             Box::new(m20261125_000009_create_commitments::Migration),
             Box::new(m20261125_000010_create_benefits::Migration),
+            Box::new(m20261126_000011_create_evaluation_chunks::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use chrono::{NaiveDate, Utc};
 use entity::credit_state;
 use sea_orm::{
     ActiveValue::Set,
-    ConnectionTrait, DbBackend, EntityTrait, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
     sea_query::{Expr, OnConflict},
 };
 
@@ -103,6 +103,23 @@ pub async fn store(
     ))
     .await?;
     Ok(())
+}
+
+/// Of the subjects with ids in `first..=last`, those that have a stored state.
+pub async fn stored_in_range(
+    db: &impl ConnectionTrait,
+    first: i64,
+    last: i64,
+) -> Result<std::collections::HashSet<i64>, AppError> {
+    Ok(credit_state::Entity::find()
+        .select_only()
+        .column(credit_state::Column::SubjectId)
+        .filter(credit_state::Column::SubjectId.between(first, last))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// A subject as the hot path reads it.

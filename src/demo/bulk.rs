@@ -1,7 +1,8 @@
 //! The dataset generator behind `credit-hub demo-data --subjects N --records-per-subject K`:
 //! organizations and their records from a deterministic seed, written with bulk statements
 //! (SQLite: one prepared 500-row INSERT reused; PostgreSQL: COPY), fast enough for 1,000,000
-//! subjects and 10,000,000 records. It writes no ratings: run `credit-hub evaluate` after it.
+//! subjects and 10,000,000 records, with each subject's credit state (the facts eligibility
+//! reads). It writes no ratings: run `credit-hub evaluate` after it.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -277,9 +278,22 @@ pub async fn generate(
             }
         }
         done.records += insert_records(db, &records).await?;
+        // The credit states every write keeps, so that eligibility reads them at once and the
+        // evaluation has only ratings to write.
+        let made: Vec<i64> = ids.values().copied().collect();
+        let txn = crate::db::begin_write(db).await?;
+        let facts = crate::ratings::service::facts_in_range(&txn, &made).await?;
+        crate::benefits::state::store(&txn, &facts).await?;
+        txn.commit().await?;
         done.subjects += ids.len() as u64;
         n += count;
         progress(n, plan.subjects);
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        // What a bulk load ends with: the planner's statistics, and the visibility map and hint
+        // bits set once here rather than written by the first evaluation's reads.
+        db.execute_unprepared("VACUUM (ANALYZE) subject, credit_record")
+            .await?;
     }
     Ok(done)
 }

@@ -1,16 +1,18 @@
 //! The batch evaluation (年度公共信用综合评价): re-rates every subject a model applies to, in
-//! chunks in subject-id order. Each chunk's ratings and the run's progress commit together, and
-//! the chunk claims its range by compare-and-set on the run's progress, so a run resumes after a
-//! crash without rating anyone twice, and two nodes working on one run never repeat each other.
+//! chunks of subjects in id order, planned when the run starts (`evaluation_chunk`). A worker
+//! claims a pending chunk, rates it and marks it DONE in one transaction, so a run resumes after
+//! a crash without rating anyone twice. On PostgreSQL chunks are claimed with `FOR UPDATE SKIP
+//! LOCKED`: any number of workers, on one node or several, share a run without waiting for each
+//! other or repeating each other's work.
 
 use chrono::{NaiveDate, Utc};
-use entity::{evaluation_run, subject};
+use entity::{evaluation_chunk, evaluation_run, subject};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
+    sea_query::{Expr, LockBehavior, LockType},
 };
 
 use super::rules::{self, Facts};
@@ -33,13 +35,15 @@ fn scope(model: &LoadedModel) -> Condition {
     condition
 }
 
-/// Starts a run of a model's active version as of a date, or joins the run of that model that
-/// is already going (at most one runs per model, enforced by a unique index).
+/// Starts a run of a model's active version as of a date, in chunks of `chunk` subjects, or
+/// joins the run of that model that is already going (at most one runs per model, enforced by a
+/// unique index).
 pub async fn start(
     db: &DatabaseConnection,
     actor: &Actor,
     model_code: &str,
     as_of: Option<NaiveDate>,
+    chunk: u64,
 ) -> Result<Result<evaluation_run::Model, Vec<FieldError>>, AppError> {
     let today = china_today();
     let as_of = as_of.unwrap_or(today);
@@ -60,10 +64,6 @@ pub async fn start(
     if let Some(running) = running(db, model_code).await? {
         return Ok(Ok(running));
     }
-    let total = subject::Entity::find()
-        .filter(scope(&model))
-        .count(db)
-        .await?;
     let now = Utc::now();
     let txn = crate::db::begin_write(db).await?;
     let inserted = evaluation_run::ActiveModel {
@@ -72,7 +72,7 @@ pub async fn start(
         model_version: Set(model.row.version),
         as_of: Set(as_of),
         status: Set("RUNNING".into()),
-        total: Set(total as i64),
+        total: Set(0),
         done: Set(0),
         last_subject_id: Set(0),
         started_by: Set(actor
@@ -87,7 +87,7 @@ pub async fn start(
     }
     .insert(&txn)
     .await;
-    let run = match inserted {
+    let mut run = match inserted {
         Ok(run) => run,
         // Another node started the same model between our look and our insert: join it.
         Err(e) => {
@@ -98,6 +98,13 @@ pub async fn start(
             };
         }
     };
+    plan(&txn, &run, &model, chunk).await?;
+    run.total = planned_subjects(&txn, run.id).await?;
+    evaluation_run::Entity::update_many()
+        .col_expr(evaluation_run::Column::Total, Expr::value(run.total))
+        .filter(evaluation_run::Column::Id.eq(run.id))
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         actor,
@@ -150,13 +157,24 @@ pub async fn list(
 /// Works on a run in the background of this node, logging how it ends.
 pub fn spawn(db: DatabaseConnection, run_id: i64) {
     tokio::spawn(async move {
-        match work(&db, run_id, CHUNK, |_, _| {}).await {
+        match work(&db, run_id, workers(&db), |_, _| {}).await {
             Ok(run) => {
                 tracing::info!(run = run.id, status = %run.status, done = run.done, "evaluation run ended")
             }
             Err(e) => tracing::error!(run = run_id, error = %e.detail(), "evaluation run paused"),
         }
     });
+}
+
+/// How many chunks a node works on at once: on PostgreSQL one per core (a chunk alternates
+/// between the service's CPU and the database's, and chunks claimed with `SKIP LOCKED` do not
+/// wait for each other); on SQLite one, since its writers take turns anyway.
+pub fn workers(db: &DatabaseConnection) -> usize {
+    if db.get_database_backend() == DbBackend::Postgres {
+        std::thread::available_parallelism().map_or(2, usize::from)
+    } else {
+        1
+    }
 }
 
 /// Every run still marked RUNNING: what a node resumes when it starts.
@@ -167,14 +185,28 @@ pub async fn unfinished(db: &impl ConnectionTrait) -> Result<Vec<evaluation_run:
         .await?)
 }
 
-/// Works on a run until it is complete, `chunk` subjects per transaction, calling
+/// What one attempt at a chunk came to.
+enum Step {
+    /// A chunk was rated and committed.
+    Rated,
+    /// Every pending chunk is being rated by another worker: look again shortly.
+    Wait,
+    /// No chunk is pending.
+    Finished,
+}
+
+/// How long a worker with nothing to claim waits before looking again, while other workers
+/// finish the last chunks (or their transactions end because their node died).
+const WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Works on a run until it is complete, with `workers` chunks in flight, calling
 /// `progress(done, total)` after each chunk. Safe to call on several nodes at once and after a
 /// crash. Answers the run as it ends.
 pub async fn work(
     db: &DatabaseConnection,
     run_id: i64,
-    chunk_size: u64,
-    mut progress: impl FnMut(u64, u64),
+    workers: usize,
+    progress: impl FnMut(u64, u64) + Send,
 ) -> Result<evaluation_run::Model, AppError> {
     let Some(run) = find(db, run_id).await? else {
         return Err(AppError::NotFound(format!("no evaluation run {run_id}")));
@@ -184,93 +216,209 @@ pub async fn work(
         .into_iter()
         .find(|m| m.row.id == run.model_id)
         .ok_or_else(|| AppError::internal(format!("run {run_id}: model version missing")))?;
-    let condition = scope(&model);
-    loop {
-        let Some(run) = find(db, run_id).await? else {
-            return Err(AppError::NotFound(format!("no evaluation run {run_id}")));
-        };
+    if run.status == "RUNNING" {
+        // A run started before runs had chunks: plan what is left of it.
+        let planned = evaluation_chunk::Entity::find()
+            .filter(evaluation_chunk::Column::RunId.eq(run_id))
+            .count(db)
+            .await?;
+        if planned == 0 {
+            plan(db, &run, &model, CHUNK).await?;
+        }
+    }
+    let progress = std::sync::Mutex::new(progress);
+    let worker = |_| async {
+        loop {
+            match chunk(db, &run, &model).await {
+                Ok(Step::Rated) => {
+                    let now = advance(db, run_id).await?;
+                    if let Ok(mut progress) = progress.lock() {
+                        progress(
+                            u64::try_from(now.done).unwrap_or(0),
+                            u64::try_from(now.total).unwrap_or(0),
+                        );
+                    }
+                    if now.status != "RUNNING" {
+                        return Ok(());
+                    }
+                }
+                Ok(Step::Wait) => tokio::time::sleep(WAIT).await,
+                Ok(Step::Finished) => return Ok(()),
+                Err(e) => {
+                    // The run stays RUNNING so that it resumes; the operator sees why it paused.
+                    let _ = evaluation_run::Entity::update_many()
+                        .col_expr(
+                            evaluation_run::Column::Message,
+                            Expr::value(format!("paused after an error: {}", e.message())),
+                        )
+                        .filter(evaluation_run::Column::Id.eq(run_id))
+                        .exec(db)
+                        .await;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    futures_util::future::try_join_all((0..workers.max(1)).map(worker)).await?;
+    let now = Utc::now();
+    let done = done_subjects(db, run_id).await?;
+    evaluation_run::Entity::update_many()
+        .col_expr(evaluation_run::Column::Status, Expr::value("COMPLETED"))
+        .col_expr(evaluation_run::Column::Done, Expr::value(done))
+        .col_expr(evaluation_run::Column::FinishedAt, Expr::value(now))
+        .col_expr(evaluation_run::Column::UpdatedAt, Expr::value(now))
+        .filter(evaluation_run::Column::Id.eq(run_id))
+        .filter(evaluation_run::Column::Status.eq("RUNNING"))
+        .exec(db)
+        .await?;
+    let Some(run) = find(db, run_id).await? else {
+        return Err(AppError::NotFound(format!("no evaluation run {run_id}")));
+    };
+    if let Ok(mut progress) = progress.lock() {
         progress(
             u64::try_from(run.done).unwrap_or(0),
             u64::try_from(run.total).unwrap_or(0),
         );
-        if run.status != "RUNNING" {
-            return Ok(run);
-        }
-        match chunk(db, &run, &model, condition.clone(), Ord::max(chunk_size, 1)).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                let now = Utc::now();
-                evaluation_run::Entity::update_many()
-                    .col_expr(evaluation_run::Column::Status, Expr::value("COMPLETED"))
-                    .col_expr(evaluation_run::Column::FinishedAt, Expr::value(now))
-                    .col_expr(evaluation_run::Column::UpdatedAt, Expr::value(now))
-                    .filter(evaluation_run::Column::Id.eq(run_id))
-                    .filter(evaluation_run::Column::Status.eq("RUNNING"))
-                    .exec(db)
-                    .await?;
-            }
-            Err(e) => {
-                // The run stays RUNNING so that it resumes; the operator sees why it paused.
-                let _ = evaluation_run::Entity::update_many()
-                    .col_expr(
-                        evaluation_run::Column::Message,
-                        Expr::value(format!("paused after an error: {}", e.message())),
-                    )
-                    .filter(evaluation_run::Column::Id.eq(run_id))
-                    .exec(db)
-                    .await;
-                return Err(e);
-            }
-        }
     }
+    Ok(run)
 }
 
-/// Rates the next chunk after the run's progress. None when nothing is left; Some(n) when n
-/// subjects were rated (0 when another node took this chunk first).
+/// Plans a run's chunks: the subjects of its model's scope after the run's `last_subject_id`,
+/// in id order, `size` to a chunk. Planning twice plans the same chunks once.
+async fn plan(
+    db: &impl ConnectionTrait,
+    run: &evaluation_run::Model,
+    model: &LoadedModel,
+    size: u64,
+) -> Result<(), AppError> {
+    let backend = db.get_database_backend();
+    let numbered = subject::Entity::find()
+        .select_only()
+        .column(subject::Column::Id)
+        .column_as(
+            Expr::cust(format!(
+                "(ROW_NUMBER() OVER (ORDER BY id) - 1) / {}",
+                size.max(1)
+            )),
+            "n",
+        )
+        .filter(scope(model))
+        .filter(subject::Column::Id.gt(run.last_subject_id))
+        .build(backend);
+    let conflict = if backend == DbBackend::Postgres {
+        " ON CONFLICT DO NOTHING"
+    } else {
+        ""
+    };
+    let or_ignore = if backend == DbBackend::Postgres {
+        ""
+    } else {
+        " OR IGNORE"
+    };
+    let sql = format!(
+        "INSERT{or_ignore} INTO evaluation_chunk \
+         (run_id, first_subject_id, last_subject_id, subjects, status) \
+         SELECT {}, MIN(id), MAX(id), COUNT(*), 'PENDING' FROM ({}) numbered GROUP BY n{conflict}",
+        run.id, numbered.sql
+    );
+    let values = numbered.values.map(|v| v.0).unwrap_or_default();
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+/// The subjects of a run's chunks (those DONE, with `done`).
+async fn chunk_subjects(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    done: bool,
+) -> Result<i64, AppError> {
+    let mut query = evaluation_chunk::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(subjects), 0) AS BIGINT)"),
+            "n",
+        )
+        .filter(evaluation_chunk::Column::RunId.eq(run_id));
+    if done {
+        query = query.filter(evaluation_chunk::Column::Status.eq("DONE"));
+    }
+    let n: Option<i64> = query.into_tuple().one(db).await?;
+    Ok(n.unwrap_or(0))
+}
+
+async fn planned_subjects(db: &impl ConnectionTrait, run_id: i64) -> Result<i64, AppError> {
+    chunk_subjects(db, run_id, false).await
+}
+
+async fn done_subjects(db: &impl ConnectionTrait, run_id: i64) -> Result<i64, AppError> {
+    chunk_subjects(db, run_id, true).await
+}
+
+/// Brings a run's progress up to its DONE chunks (after a chunk committed; a crash between the
+/// two is mended by the next chunk's call) and answers the run.
+async fn advance(db: &DatabaseConnection, run_id: i64) -> Result<evaluation_run::Model, AppError> {
+    let done = done_subjects(db, run_id).await?;
+    evaluation_run::Entity::update_many()
+        .col_expr(evaluation_run::Column::Done, Expr::value(done))
+        .col_expr(evaluation_run::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(evaluation_run::Column::Id.eq(run_id))
+        .filter(evaluation_run::Column::Status.eq("RUNNING"))
+        .exec(db)
+        .await?;
+    find(db, run_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no evaluation run {run_id}")))
+}
+
+/// Claims the first pending chunk no other worker holds and rates it: its subjects are locked,
+/// their facts read, their ratings and credit states written and the chunk marked DONE, in one
+/// transaction.
 async fn chunk(
     db: &DatabaseConnection,
     run: &evaluation_run::Model,
     model: &LoadedModel,
-    condition: Condition,
-    size: u64,
-) -> Result<Option<u64>, AppError> {
+) -> Result<Step, AppError> {
     let txn = crate::db::begin_write(db).await?;
+    // SQLite has no row locks and needs none: its write transactions take turns.
+    let claimed = evaluation_chunk::Entity::find()
+        .filter(evaluation_chunk::Column::RunId.eq(run.id))
+        .filter(evaluation_chunk::Column::Status.eq("PENDING"))
+        .order_by_asc(evaluation_chunk::Column::FirstSubjectId)
+        .limit(1)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .one(&txn)
+        .await?;
+    let Some(claimed) = claimed else {
+        txn.rollback().await?;
+        let pending = evaluation_chunk::Entity::find()
+            .filter(evaluation_chunk::Column::RunId.eq(run.id))
+            .filter(evaluation_chunk::Column::Status.eq("PENDING"))
+            .count(db)
+            .await?;
+        return Ok(if pending == 0 {
+            Step::Finished
+        } else {
+            Step::Wait
+        });
+    };
+    // The subjects, locked until the transaction ends so that a re-rating of one of them (a
+    // record written meanwhile) and this chunk take turns: whichever comes second reads the
+    // facts the first committed.
     let subjects: Vec<(i64, String, Option<String>)> = subject::Entity::find()
         .select_only()
         .column(subject::Column::Id)
         .column(subject::Column::Kind)
         .column(subject::Column::IndustryCode)
-        .filter(condition)
-        .filter(subject::Column::Id.gt(run.last_subject_id))
+        .filter(scope(model))
+        .filter(subject::Column::Id.between(claimed.first_subject_id, claimed.last_subject_id))
         .order_by_asc(subject::Column::Id)
-        .limit(size)
+        .lock(LockType::Update)
         .into_tuple()
         .all(&txn)
         .await?;
-    let Some(last) = subjects.last().map(|s| s.0) else {
-        return Ok(None);
-    };
-    // Claim the range: only the transaction that moves the progress from where we read it on
-    // gets to write; a concurrent worker finds 0 rows and re-reads.
-    let claimed = evaluation_run::Entity::update_many()
-        .col_expr(evaluation_run::Column::LastSubjectId, Expr::value(last))
-        .col_expr(
-            evaluation_run::Column::Done,
-            Expr::col(evaluation_run::Column::Done).add(subjects.len() as i64),
-        )
-        .col_expr(evaluation_run::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(evaluation_run::Column::Id.eq(run.id))
-        .filter(evaluation_run::Column::LastSubjectId.eq(run.last_subject_id))
-        .filter(evaluation_run::Column::Status.eq("RUNNING"))
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected == 0 {
-        txn.rollback().await?;
-        return Ok(Some(0));
-    }
     let ids: Vec<i64> = subjects.iter().map(|s| s.0).collect();
-    service::lock_subjects(&txn, &ids).await?;
-    let facts = service::facts_in_range(&txn, &ids).await?;
+    let mut facts = service::facts_in_range(&txn, &ids).await?;
     let empty = Facts::default();
     let mut rows = Vec::with_capacity(ids.len());
     for (id, kind, industry) in &subjects {
@@ -291,7 +439,22 @@ async fn chunk(
         ));
     }
     service::store(&txn, rows, true).await?;
+    // Every write keeps its subjects' credit states, and the generator writes them for what it
+    // makes; a subject without one (registered before credit states existed) gets it here.
+    let stored = crate::benefits::state::stored_in_range(
+        &txn,
+        claimed.first_subject_id,
+        claimed.last_subject_id,
+    )
+    .await?;
+    facts.retain(|id, _| !stored.contains(id));
     crate::benefits::state::store(&txn, &facts).await?;
+    evaluation_chunk::Entity::update_many()
+        .col_expr(evaluation_chunk::Column::Status, Expr::value("DONE"))
+        .col_expr(evaluation_chunk::Column::DoneAt, Expr::value(Utc::now()))
+        .filter(evaluation_chunk::Column::Id.eq(claimed.id))
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
-    Ok(Some(ids.len() as u64))
+    Ok(Step::Rated)
 }

@@ -1260,8 +1260,14 @@ impl RatingsMutation {
             .require("runEvaluation", &[Role::Admin], "admin")?;
         let state = ctx.state()?;
         Ok(
-            match evaluation::start(&state.db, &ctx.actor(), input.model.trim(), input.as_of)
-                .await?
+            match evaluation::start(
+                &state.db,
+                &ctx.actor(),
+                input.model.trim(),
+                input.as_of,
+                evaluation::CHUNK,
+            )
+            .await?
             {
                 Ok(run) => {
                     evaluation::spawn(state.db.clone(), run.id);

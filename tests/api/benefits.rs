@@ -452,7 +452,7 @@ async fn uses_products_and_loan_outcomes(backend: Backend) {
     );
 }
 
-async fn a_batch_evaluation_writes_the_state_the_hot_path_reads(backend: Backend) {
+async fn generated_subjects_have_the_state_the_hot_path_reads(backend: Backend) {
     use credit_hub::demo::bulk::{Plan, generate};
     let app = spawn_app(backend).await;
     let plan = Plan {
@@ -463,23 +463,40 @@ async fn a_batch_evaluation_writes_the_state_the_hot_path_reads(backend: Backend
     generate(app.db(), plan, &["360404104000".to_owned()], |_, _| {})
         .await
         .expect("generate");
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM credit_state").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM credit_state").await,
+        30
+    );
+    // The state of one subject with a negative record, as it was written, and then lost (as
+    // for a subject registered before credit states existed): the evaluation writes it again.
+    let negative = "SELECT MIN(subject_id) AS n FROM credit_record WHERE polarity = 'NEGATIVE'";
+    let subject = app.count(negative).await;
+    let facts = format!("SELECT facts FROM credit_state WHERE subject_id = {subject}");
+    let written = app.text(&facts).await;
+    assert!(written.contains('['), "{written}");
+    app.db()
+        .execute_unprepared("DELETE FROM credit_state WHERE subject_id % 3 = 0")
+        .await
+        .expect("delete");
+    assert!(app.count("SELECT COUNT(*) AS n FROM credit_state").await < 30);
     let run = credit_hub::ratings::evaluation::start(
         app.db(),
         &credit_hub::audit::Actor::cli("test"),
         "PUBLIC_COMPREHENSIVE",
         None,
+        10,
     )
     .await
     .expect("start")
     .expect("a run");
-    credit_hub::ratings::evaluation::work(app.db(), run.id, 10, |_, _| {})
+    credit_hub::ratings::evaluation::work(app.db(), run.id, 2, |_, _| {})
         .await
         .expect("work");
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM credit_state").await,
         30
     );
+    assert_eq!(app.text(&facts).await, written);
 }
 
 async fn the_hot_path_is_one_indexed_statement(backend: Backend) {
@@ -569,7 +586,7 @@ both!(
     eligibility_follows_every_write,
     each_role_asks_only_what_it_may,
     uses_products_and_loan_outcomes,
-    a_batch_evaluation_writes_the_state_the_hot_path_reads,
+    generated_subjects_have_the_state_the_hot_path_reads,
     the_hot_path_is_one_indexed_statement,
     a_record_past_its_publicity_stops_counting,
 );

@@ -337,6 +337,20 @@ impl TestApp {
             .expect("row");
         row.try_get::<i64>("", "n").expect("n")
     }
+
+    /// The first column of the first row a query answers, as text.
+    pub async fn text(&self, sql: &str) -> String {
+        let row = self
+            .db()
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db().get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .expect("query")
+            .expect("row");
+        row.try_get_by_index::<String>(0).expect("text")
+    }
 }
 
 /// Every role, and anonymous as `None`.

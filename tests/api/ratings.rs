@@ -501,7 +501,7 @@ async fn an_interrupted_run_resumes_without_repeating_and_two_workers_share_it(b
         .collect();
     register(&app, json!(subjects)).await;
     let db = app.db().clone();
-    let run = evaluation::start(&db, &Actor::cli("test"), "CONSTRUCTION", None)
+    let run = evaluation::start(&db, &Actor::cli("test"), "CONSTRUCTION", None, 6)
         .await
         .expect("start")
         .expect("started");
@@ -512,7 +512,7 @@ async fn an_interrupted_run_resumes_without_repeating_and_two_workers_share_it(b
     let worker = {
         let db = db.clone();
         tokio::spawn(async move {
-            evaluation::work(&db, run.id, 6, move |done, _| {
+            evaluation::work(&db, run.id, 1, move |done, _| {
                 let _ = tx.send(done);
                 if done >= 6 {
                     // Hold the worker here until the test has aborted it.
@@ -538,8 +538,8 @@ async fn an_interrupted_run_resumes_without_repeating_and_two_workers_share_it(b
 
     // Two workers finish it together.
     let (a, b) = tokio::join!(
-        evaluation::work(&db, run.id, 4, |_, _| {}),
-        evaluation::work(&db, run.id, 5, |_, _| {}),
+        evaluation::work(&db, run.id, 1, |_, _| {}),
+        evaluation::work(&db, run.id, 2, |_, _| {}),
     );
     let (a, b) = (a.expect("worker a"), b.expect("worker b"));
     assert_eq!(
@@ -739,11 +739,12 @@ async fn the_generator_makes_valid_data_from_a_seed_once(backend: Backend) {
         &credit_hub::audit::Actor::cli("test"),
         "PUBLIC_COMPREHENSIVE",
         None,
+        7,
     )
     .await
     .expect("start")
     .expect("run");
-    let done = credit_hub::ratings::evaluation::work(&db, run.id, 7, |_, _| {})
+    let done = credit_hub::ratings::evaluation::work(&db, run.id, 2, |_, _| {})
         .await
         .expect("work");
     assert_eq!((done.done, done.total), (30, 30));
