@@ -10,12 +10,14 @@
 //!     cargo bench --bench evaluation                                 # 1,000,000 × 10, both
 //!     EVAL_SUBJECTS=10000 cargo bench --bench evaluation -- sqlite   # one database, 10k
 //!
-//! EVAL_SUBJECTS (default 1,000,000), EVAL_RECORDS_PER_SUBJECT (10), EVAL_READS (5000).
+//! EVAL_SUBJECTS (default 1,000,000), EVAL_RECORDS_PER_SUBJECT (10), EVAL_READS (5000),
+//! EVAL_WORKERS (chunks in flight; default as `credit-hub evaluate`: PostgreSQL one per core,
+//! SQLite 1).
 //! PostgreSQL comes from CREDIT_HUB_TEST_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/test); a database is created for the run and dropped.
 //!
 //! EVAL_DATABASE_URL names a database to keep instead (one backend per run): it is generated
-//! once, and each later run clears the ratings, credit states and runs before evaluating, so
+//! once, and each later run clears the ratings and runs before evaluating, so
 //! every run measures the first evaluation after generation without generating again (at
 //! 1,000,000 subjects the generator takes minutes):
 //!
@@ -101,7 +103,11 @@ async fn run(name: &str, database_url: String) {
     let done = credit_hub::ratings::evaluation::work(
         &state.db,
         run.id,
-        credit_hub::ratings::evaluation::workers(&state.db),
+        env("EVAL_WORKERS", 0)
+            .try_into()
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| credit_hub::ratings::evaluation::workers(&state.db)),
         |_, _| {},
     )
     .await
@@ -194,7 +200,12 @@ async fn kept(db: &sea_orm::DatabaseConnection) -> Option<credit_hub::demo::bulk
         return None;
     }
     let records = count("SELECT COUNT(*) AS n FROM credit_record").await;
-    for table in ["rating_history", "rating", "credit_state", "evaluation_run"] {
+    for table in [
+        "rating_history",
+        "rating",
+        "evaluation_chunk",
+        "evaluation_run",
+    ] {
         db.execute_unprepared(&format!("DELETE FROM {table}"))
             .await
             .expect("clear");

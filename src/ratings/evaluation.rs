@@ -166,15 +166,23 @@ pub fn spawn(db: DatabaseConnection, run_id: i64) {
     });
 }
 
-/// How many chunks a node works on at once: on PostgreSQL one per core (a chunk alternates
-/// between the service's CPU and the database's, and chunks claimed with `SKIP LOCKED` do not
-/// wait for each other); on SQLite one, since its writers take turns anyway.
+/// How many chunks a node works on at once. On PostgreSQL twice the cores, at most half the
+/// pool: a chunk alternates between the service, the database and the wait for its commit to
+/// reach the disk, and chunks claimed with `SKIP LOCKED` never wait for each other (measured on
+/// 2 cores, 1,000,000 subjects: 2 workers 51–53 s, 3 40 s, 4 37 s, 6 34 s). On SQLite one: its
+/// write transactions take turns anyway.
 pub fn workers(db: &DatabaseConnection) -> usize {
-    if db.get_database_backend() == DbBackend::Postgres {
-        std::thread::available_parallelism().map_or(2, usize::from)
-    } else {
-        1
+    if db.get_database_backend() != DbBackend::Postgres {
+        return 1;
     }
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let pool = db
+        .get_postgres_connection_pool()
+        .options()
+        .get_max_connections();
+    (2 * cores)
+        .min(usize::try_from(pool / 2).unwrap_or(1))
+        .max(1)
 }
 
 /// Every run still marked RUNNING: what a node resumes when it starts.
@@ -216,15 +224,16 @@ pub async fn work(
         .into_iter()
         .find(|m| m.row.id == run.model_id)
         .ok_or_else(|| AppError::internal(format!("run {run_id}: model version missing")))?;
-    if run.status == "RUNNING" {
-        // A run started before runs had chunks: plan what is left of it.
-        let planned = evaluation_chunk::Entity::find()
-            .filter(evaluation_chunk::Column::RunId.eq(run_id))
-            .count(db)
-            .await?;
-        if planned == 0 {
-            plan(db, &run, &model, CHUNK).await?;
-        }
+    if run.status != "RUNNING" {
+        return Ok(run);
+    }
+    // A run started before runs had chunks: plan what is left of it.
+    let planned = evaluation_chunk::Entity::find()
+        .filter(evaluation_chunk::Column::RunId.eq(run_id))
+        .count(db)
+        .await?;
+    if planned == 0 {
+        plan(db, &run, &model, CHUNK).await?;
     }
     let progress = std::sync::Mutex::new(progress);
     let worker = |_| async {

@@ -374,8 +374,46 @@ pub async fn facts_in_range(
     Ok(out)
 }
 
+/// A record fact as SQLite's aggregated read carries it: the columns of [`RECORD_FACT_COLUMNS`],
+/// in order.
+type RecordFactRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    NaiveDate,
+    Option<NaiveDate>,
+);
+
+/// What the engine reads of a record.
+const RECORD_FACT_COLUMNS: &str =
+    "id, item_code, category, polarity, severity, department, decision_date, public_until";
+
+/// A record's fact, or None for a category or polarity this build does not know.
+fn record_fact(row: RecordFactRow) -> Option<RecordFact> {
+    let (id, item_code, category, polarity, severity, department, decision_date, public_until) =
+        row;
+    Some(RecordFact {
+        id,
+        item_code,
+        category: RecordCategory::parse(&category)?,
+        polarity: Polarity::parse(&polarity)?,
+        severity: severity.as_deref().and_then(Severity::parse),
+        department,
+        decision_date,
+        public_until,
+    })
+}
+
 /// Reads the facts of the subjects a condition on `subject_id` selects (bound to `values`) into
 /// `out`, for the subjects it already holds.
+///
+/// On SQLite a subject's records come as one row, aggregated to a JSON array by the database:
+/// each row a statement yields is handed from sqlx's worker thread to the caller on its own,
+/// which cost ten times what reading it did (an evaluation chunk of 1000 subjects, 10,000
+/// records: 39 ms, against 6 ms for the same statement in the `sqlite3` shell).
 async fn facts_where(
     db: &impl ConnectionTrait,
     out: &mut HashMap<i64, Facts>,
@@ -383,10 +421,17 @@ async fn facts_where(
     values: Vec<sea_orm::Value>,
 ) -> Result<(), AppError> {
     let backend = db.get_database_backend();
-    let records = format!(
-        "SELECT id, subject_id, item_code, category, polarity, severity, department, \
-         decision_date, public_until FROM credit_record WHERE {condition} AND status = 'ACTIVE'"
-    );
+    let records = if backend == DbBackend::Postgres {
+        format!(
+            "SELECT subject_id, {RECORD_FACT_COLUMNS} FROM credit_record \
+             WHERE {condition} AND status = 'ACTIVE'"
+        )
+    } else {
+        format!(
+            "SELECT subject_id, json_group_array(json_array({RECORD_FACT_COLUMNS})) AS facts \
+             FROM credit_record WHERE {condition} AND status = 'ACTIVE' GROUP BY subject_id"
+        )
+    };
     for row in db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
@@ -399,24 +444,27 @@ async fn facts_where(
         let Some(facts) = out.get_mut(&subject_id) else {
             continue;
         };
-        let category: String = row.try_get("", "category")?;
-        let polarity: String = row.try_get("", "polarity")?;
-        let (Some(category), Some(polarity)) =
-            (RecordCategory::parse(&category), Polarity::parse(&polarity))
-        else {
-            continue;
-        };
-        let severity: Option<String> = row.try_get("", "severity")?;
-        facts.records.push(RecordFact {
-            id: row.try_get("", "id")?,
-            item_code: row.try_get("", "item_code")?,
-            category,
-            polarity,
-            severity: severity.as_deref().and_then(Severity::parse),
-            department: row.try_get("", "department")?,
-            decision_date: row.try_get("", "decision_date")?,
-            public_until: row.try_get("", "public_until")?,
-        });
+        if backend == DbBackend::Postgres {
+            let fact = record_fact((
+                row.try_get("", "id")?,
+                row.try_get("", "item_code")?,
+                row.try_get("", "category")?,
+                row.try_get("", "polarity")?,
+                row.try_get("", "severity")?,
+                row.try_get("", "department")?,
+                row.try_get("", "decision_date")?,
+                row.try_get("", "public_until")?,
+            ));
+            facts.records.extend(fact);
+        } else {
+            let text: String = row.try_get("", "facts")?;
+            let rows: Vec<RecordFactRow> = serde_json::from_str(&text).map_err(|e| {
+                AppError::internal(format!("the records of subject {subject_id}: {e}"))
+            })?;
+            facts
+                .records
+                .extend(rows.into_iter().filter_map(record_fact));
+        }
     }
     let entries = format!(
         "SELECT id, subject_id, \"list\", decided_on, \"until\" FROM list_entry \
