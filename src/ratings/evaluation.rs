@@ -99,7 +99,7 @@ pub async fn start(
         }
     };
     plan(&txn, &run, &model, chunk).await?;
-    run.total = planned_subjects(&txn, run.id).await?;
+    run.total = chunk_subjects(&txn, run.id, false).await?;
     evaluation_run::Entity::update_many()
         .col_expr(evaluation_run::Column::Total, Expr::value(run.total))
         .filter(evaluation_run::Column::Id.eq(run.id))
@@ -270,7 +270,7 @@ pub async fn work(
     };
     futures_util::future::try_join_all((0..workers.max(1)).map(worker)).await?;
     let now = Utc::now();
-    let done = done_subjects(db, run_id).await?;
+    let done = chunk_subjects(db, run_id, true).await?;
     evaluation_run::Entity::update_many()
         .col_expr(evaluation_run::Column::Status, Expr::value("COMPLETED"))
         .col_expr(evaluation_run::Column::Done, Expr::value(done))
@@ -314,20 +314,14 @@ async fn plan(
         .filter(scope(model))
         .filter(subject::Column::Id.gt(run.last_subject_id))
         .build(backend);
-    let conflict = if backend == DbBackend::Postgres {
-        " ON CONFLICT DO NOTHING"
-    } else {
-        ""
-    };
-    let or_ignore = if backend == DbBackend::Postgres {
-        ""
-    } else {
-        " OR IGNORE"
+    let (or_ignore, on_conflict) = match backend {
+        DbBackend::Postgres => ("", " ON CONFLICT DO NOTHING"),
+        _ => (" OR IGNORE", ""),
     };
     let sql = format!(
         "INSERT{or_ignore} INTO evaluation_chunk \
          (run_id, first_subject_id, last_subject_id, subjects, status) \
-         SELECT {}, MIN(id), MAX(id), COUNT(*), 'PENDING' FROM ({}) numbered GROUP BY n{conflict}",
+         SELECT {}, MIN(id), MAX(id), COUNT(*), 'PENDING' FROM ({}) numbered GROUP BY n{on_conflict}",
         run.id, numbered.sql
     );
     let values = numbered.values.map(|v| v.0).unwrap_or_default();
@@ -356,18 +350,10 @@ async fn chunk_subjects(
     Ok(n.unwrap_or(0))
 }
 
-async fn planned_subjects(db: &impl ConnectionTrait, run_id: i64) -> Result<i64, AppError> {
-    chunk_subjects(db, run_id, false).await
-}
-
-async fn done_subjects(db: &impl ConnectionTrait, run_id: i64) -> Result<i64, AppError> {
-    chunk_subjects(db, run_id, true).await
-}
-
 /// Brings a run's progress up to its DONE chunks (after a chunk committed; a crash between the
 /// two is mended by the next chunk's call) and answers the run.
 async fn advance(db: &DatabaseConnection, run_id: i64) -> Result<evaluation_run::Model, AppError> {
-    let done = done_subjects(db, run_id).await?;
+    let done = chunk_subjects(db, run_id, true).await?;
     evaluation_run::Entity::update_many()
         .col_expr(evaluation_run::Column::Done, Expr::value(done))
         .col_expr(evaluation_run::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -381,8 +367,8 @@ async fn advance(db: &DatabaseConnection, run_id: i64) -> Result<evaluation_run:
 }
 
 /// Claims the first pending chunk no other worker holds and rates it: its subjects are locked,
-/// their facts read, their ratings and credit states written and the chunk marked DONE, in one
-/// transaction.
+/// their facts read, their ratings (and any missing credit state) written and the chunk marked
+/// DONE, in one transaction.
 async fn chunk(
     db: &DatabaseConnection,
     run: &evaluation_run::Model,

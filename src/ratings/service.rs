@@ -585,7 +585,7 @@ fn store_sql(always_history: bool) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     // A run as of an earlier day never replaces a newer rating; a run writes each subject once
-    // (a chunk redone after a lost race skips its rows).
+    // (the run's unique index guards it should a chunk ever be rated twice).
     let upsert_tail = format!(
         "ON CONFLICT (subject_id, model_code) DO UPDATE SET {updates} \
          WHERE rating.as_of <= excluded.as_of"
@@ -712,7 +712,8 @@ async fn store_sqlite(
     }
     for run in crate::db::power_of_two_runs(history.len(), 1024) {
         rating_history::Entity::insert_many(history[run].to_vec())
-            // A run writes each subject once: a chunk redone after a lost race skips its rows.
+            // A run writes each subject once (the unique index guards it should a chunk ever
+            // be rated twice).
             .on_conflict(
                 OnConflict::columns([
                     rating_history::Column::RunId,
