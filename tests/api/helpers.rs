@@ -324,31 +324,27 @@ impl TestApp {
         &self.state.db
     }
 
-    /// Counts rows with a raw SQL statement that returns one integer column named `n`.
-    pub async fn count(&self, sql: &str) -> i64 {
-        let row = self
-            .db()
+    /// The first row a raw SQL statement answers.
+    async fn first_row(&self, sql: &str) -> sea_orm::QueryResult {
+        self.db()
             .query_one_raw(sea_orm::Statement::from_string(
                 self.db().get_database_backend(),
                 sql.to_owned(),
             ))
             .await
             .expect("query")
-            .expect("row");
+            .expect("row")
+    }
+
+    /// Counts rows with a raw SQL statement that returns one integer column named `n`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let row = self.first_row(sql).await;
         row.try_get::<i64>("", "n").expect("n")
     }
 
     /// The first column of the first row a query answers, as text.
     pub async fn text(&self, sql: &str) -> String {
-        let row = self
-            .db()
-            .query_one_raw(sea_orm::Statement::from_string(
-                self.db().get_database_backend(),
-                sql.to_owned(),
-            ))
-            .await
-            .expect("query")
-            .expect("row");
+        let row = self.first_row(sql).await;
         row.try_get_by_index::<String>(0).expect("text")
     }
 }
