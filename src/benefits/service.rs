@@ -846,20 +846,16 @@ pub async fn usage(
     // Counted by the database, per scenario and month, on the (scenario, used_on) index: a
     // year of an app's uses never comes into memory.
     let backend = state.db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "SELECT scenario, to_char(used_on, 'YYYY-MM') AS month, COUNT(*) AS uses, \
-             COUNT(DISTINCT subject_id) AS subjects FROM benefit_use \
-             WHERE scenario IN (SELECT jsonb_array_elements_text($1::jsonb)) \
-             AND used_on BETWEEN $2 AND $3 GROUP BY 1, 2 ORDER BY 1, 2"
-        }
-        _ => {
-            "SELECT scenario, substr(used_on, 1, 7) AS month, COUNT(*) AS uses, \
-             COUNT(DISTINCT subject_id) AS subjects FROM benefit_use \
-             WHERE scenario IN (SELECT value FROM json_each(?1)) \
-             AND used_on BETWEEN ?2 AND ?3 GROUP BY 1, 2 ORDER BY 1, 2"
-        }
+    let (month, range) = match backend {
+        DbBackend::Postgres => ("to_char(used_on, 'YYYY-MM')", "$2 AND $3"),
+        _ => ("substr(used_on, 1, 7)", "?2 AND ?3"),
     };
+    let sql = format!(
+        "SELECT scenario, {month} AS month, COUNT(*) AS uses, \
+         COUNT(DISTINCT subject_id) AS subjects FROM benefit_use \
+         WHERE {} AND used_on BETWEEN {range} GROUP BY 1, 2 ORDER BY 1, 2",
+        crate::db::text_among(backend, "scenario", 1)
+    );
     let rows = state
         .db
         .query_all_raw(Statement::from_sql_and_values(

@@ -182,7 +182,8 @@ pub async fn read_many(
         statements.push(Statement::from_sql_and_values(
             backend,
             format!(
-                "SELECT {COLUMNS}$2 WHERE s.lookup_key IN (SELECT jsonb_array_elements_text($1::jsonb))"
+                "SELECT {COLUMNS}$2 WHERE {}",
+                crate::db::text_among(backend, "s.lookup_key", 1)
             ),
             [
                 sea_orm::Value::Json(Some(Box::new(serde_json::json!(keys)))),

@@ -316,8 +316,8 @@ pub async fn subject_profiles(
         ""
     };
     let sql = format!(
-        "SELECT id, kind, industry_code FROM subject WHERE id IN ({}){lock}",
-        crate::db::ids_in(backend, 1)
+        "SELECT id, kind, industry_code FROM subject WHERE {}{lock}",
+        crate::db::id_among(backend, "id", 1)
     );
     let parameter = crate::db::json_parameter(backend, serde_json::json!(ids));
     for row in db
@@ -349,7 +349,7 @@ pub async fn facts_of(
     facts_where(
         db,
         &mut out,
-        &format!("subject_id IN ({})", crate::db::ids_in(backend, 1)),
+        &crate::db::id_among(backend, "subject_id", 1),
         vec![crate::db::json_parameter(backend, serde_json::json!(ids))],
     )
     .await?;
@@ -638,9 +638,8 @@ async fn store_sqlite(
         let mut ids: Vec<i64> = rows.iter().map(|r| r.subject_id).collect();
         ids.dedup();
         let sql = format!(
-            "SELECT subject_id, model_code, score, grade, model_version FROM rating \
-             WHERE subject_id IN ({})",
-            crate::db::ids_in(DbBackend::Sqlite, 1)
+            "SELECT subject_id, model_code, score, grade, model_version FROM rating WHERE {}",
+            crate::db::id_among(DbBackend::Sqlite, "subject_id", 1)
         );
         let parameter = crate::db::json_parameter(DbBackend::Sqlite, serde_json::json!(ids));
         for row in txn

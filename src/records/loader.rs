@@ -32,8 +32,8 @@ impl Loader<i64> for RecordLoader {
         let statement = Statement::from_sql_and_values(
             backend,
             format!(
-                "SELECT * FROM credit_record WHERE id IN ({})",
-                crate::db::ids_in(backend, 1)
+                "SELECT * FROM credit_record WHERE {}",
+                crate::db::id_among(backend, "id", 1)
             ),
             [crate::db::json_parameter(backend, serde_json::json!(keys))],
         );

@@ -404,8 +404,10 @@ async fn subject_ids_by_keys(
         // One JSON parameter instead of a thousand: a statement PostgreSQL plans once.
         let statement = Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id, lookup_key FROM subject \
-             WHERE lookup_key IN (SELECT jsonb_array_elements_text($1::jsonb))",
+            format!(
+                "SELECT id, lookup_key FROM subject WHERE {}",
+                crate::db::text_among(DbBackend::Postgres, "lookup_key", 1)
+            ),
             [json_parameter(DbBackend::Postgres, json!(keys))],
         );
         for row in db.query_all_raw(statement).await? {
@@ -440,8 +442,10 @@ async fn existing_by_refs(
     if db.get_database_backend() == DbBackend::Postgres {
         let statement = Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT * FROM credit_record WHERE department = $1 \
-             AND source_ref IN (SELECT jsonb_array_elements_text($2::jsonb))",
+            format!(
+                "SELECT * FROM credit_record WHERE department = $1 AND {}",
+                crate::db::text_among(DbBackend::Postgres, "source_ref", 2)
+            ),
             [
                 department.into(),
                 json_parameter(DbBackend::Postgres, json!(refs)),

@@ -763,6 +763,78 @@ async fn the_generator_makes_valid_data_from_a_seed_once(backend: Backend) {
     assert_eq!(read["rating"]["computedOnRead"], false);
 }
 
+/// The id and key lists that re-ratings, ingest and eligibility read by are matched through the
+/// column's index (SQLite plans by the schema; PostgreSQL by the statistics, and rightly scans a
+/// table that is empty), and on PostgreSQL a write transaction plans each statement for the
+/// tables as they are: a generic plan made while a table was empty, kept by its connection,
+/// scanned the whole table once it had grown, seconds per statement during a first bulk load.
+async fn lists_of_ids_and_keys_are_read_by_index_and_writes_plan_afresh(backend: Backend) {
+    use credit_hub::db::{begin_write, id_among, text_among};
+    let app = spawn_app(backend).await;
+    let db = app.db();
+    let backend = db.get_database_backend();
+    if backend == sea_orm::DbBackend::Postgres {
+        let txn = begin_write(db).await.expect("begin");
+        let mode = txn
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                "SHOW plan_cache_mode",
+            ))
+            .await
+            .expect("show")
+            .and_then(|r| r.try_get_by_index::<String>(0).ok());
+        txn.rollback().await.expect("rollback");
+        assert_eq!(mode.as_deref(), Some("force_custom_plan"));
+        let outside = app.text("SHOW plan_cache_mode").await;
+        assert_eq!(
+            outside, "auto",
+            "reads outside writes keep their cached plans"
+        );
+        return;
+    }
+    let probes = [
+        (
+            "credit_record",
+            id_among(backend, "subject_id", 1),
+            "[1, 2, 3]",
+        ),
+        (
+            "subject",
+            text_among(backend, "lookup_key", 1),
+            r#"["a", "b"]"#,
+        ),
+        (
+            "credit_record",
+            format!(
+                "department = 'X' AND {}",
+                text_among(backend, "source_ref", 1)
+            ),
+            r#"["a"]"#,
+        ),
+    ];
+    for (table, condition, values) in probes {
+        let sql = format!("SELECT id FROM {table} WHERE {condition}");
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                format!("EXPLAIN QUERY PLAN {sql}"),
+                [values.into()],
+            ))
+            .await
+            .expect("explain");
+        let plan = rows
+            .iter()
+            .filter_map(|r| r.try_get::<String>("", "detail").ok())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!plan.contains(&format!("SCAN {table}")), "{sql}:\n{plan}");
+        assert!(
+            plan.contains(&format!("SEARCH {table} USING")),
+            "{sql}:\n{plan}"
+        );
+    }
+}
+
 async fn a_new_industry_moves_the_subject_between_industry_models(backend: Backend) {
     let app = spawn_app(backend).await;
     register(
@@ -810,6 +882,7 @@ async fn a_new_industry_moves_the_subject_between_industry_models(backend: Backe
 both!(
     the_generator_makes_valid_data_from_a_seed_once,
     a_new_industry_moves_the_subject_between_industry_models,
+    lists_of_ids_and_keys_are_read_by_index_and_writes_plan_afresh,
     a_write_rerates_the_subject_in_its_own_transaction,
     serious_dishonesty_forces_d_until_removed,
     models_are_versioned_validated_and_activated,
