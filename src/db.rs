@@ -155,7 +155,7 @@ fn among(backend: DbBackend, column: &str, n: usize, cast: &str) -> String {
 /// run while a table was nearly empty keeps scanning it as it grows. Seen with `auto_explain`
 /// during the ingest benchmark: the facts of 1000 subjects read by a plan made for an empty
 /// `credit_record` took 2–5 s a batch once it held tens of thousands of records (548 records/s
-/// over 100,000; 3,905 with plans made per execution). Writes are where tables grow and where
+/// over 100,000; 3,892 with plans made per execution). Writes are where tables grow and where
 /// statements read by lists of ids; planning costs them well under a millisecond a statement.
 /// Reads outside writes (the eligibility hot path) keep their cached plans.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
