@@ -11,15 +11,15 @@
 //!     EVAL_SUBJECTS=10000 cargo bench --bench evaluation -- sqlite   # one database, 10k
 //!
 //! EVAL_SUBJECTS (default 1,000,000), EVAL_RECORDS_PER_SUBJECT (10), EVAL_READS (5000),
-//! EVAL_WORKERS (chunks in flight; default as `credit-hub evaluate`: PostgreSQL one per core,
-//! SQLite 1).
+//! EVAL_WORKERS (chunks in flight; default as `credit-hub evaluate`: PostgreSQL two per core,
+//! at most half the pool, SQLite 1).
 //! PostgreSQL comes from CREDIT_HUB_TEST_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/test); a database is created for the run and dropped.
 //!
 //! EVAL_DATABASE_URL names a database to keep instead (one backend per run): it is generated
-//! once, and each later run clears the ratings and runs before evaluating, so
-//! every run measures the first evaluation after generation without generating again (at
-//! 1,000,000 subjects the generator takes minutes):
+//! once, and each later run clears the ratings and runs before evaluating, so every run
+//! measures the first evaluation after generation without generating again (at 1,000,000
+//! subjects the generator takes minutes):
 //!
 //!     EVAL_DATABASE_URL=postgres://postgres@127.0.0.1:5432/eval_1m cargo bench --bench evaluation
 
