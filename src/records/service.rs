@@ -401,7 +401,8 @@ async fn subject_ids_by_keys(
         return Ok(found);
     }
     if db.get_database_backend() == DbBackend::Postgres {
-        // One JSON parameter instead of a thousand: a statement PostgreSQL plans once.
+        // One JSON parameter instead of a thousand: one statement shape, prepared once per
+        // connection.
         let statement = Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
