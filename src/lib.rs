@@ -16,6 +16,7 @@ pub mod demo;
 pub mod digest;
 pub mod error;
 pub mod graphql;
+pub mod hot_path;
 pub mod http;
 pub mod idempotency;
 pub mod lists;

@@ -257,7 +257,7 @@ pub async fn eligibility(
     let now = Utc::now();
     let mut found = None;
     for key in keys {
-        if let Some(s) = state::read(&state.db, key, &scenario.rule.model).await? {
+        if let Some(s) = state::read(state, key, &scenario.rule.model).await? {
             found = Some(s);
             break;
         }
@@ -323,7 +323,7 @@ pub async fn for_subject(
         let found = match by_model.get(&model) {
             Some(found) => found.clone(),
             None => {
-                let found = state::read(&state.db, &subject.lookup_key, &model).await?;
+                let found = state::read(state, &subject.lookup_key, &model).await?;
                 by_model.insert(model, found.clone());
                 found
             }

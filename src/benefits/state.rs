@@ -16,6 +16,7 @@ use super::rules::{Facts, Grade, Negative, OnList};
 use crate::catalog::{Polarity, RecordCategory};
 use crate::error::AppError;
 use crate::ratings::rules::{self as ratings, GradeClass};
+use crate::state::AppState;
 use crate::subjects::SubjectKind;
 
 /// The eligibility facts of a subject's rating facts: list entries and negative records.
@@ -151,16 +152,27 @@ pub fn read_sql(backend: DbBackend) -> &'static str {
 }
 
 /// The state of the subject stored under `key`, with its rating under `model`: one statement,
-/// three index look-ups.
+/// three index look-ups, on the hot path's own connections when the node has them.
 pub async fn read(
-    db: &impl ConnectionTrait,
+    state: &AppState,
     key: &str,
     model: &str,
 ) -> Result<Option<SubjectState>, AppError> {
-    let backend = db.get_database_backend();
-    let statement =
-        Statement::from_sql_and_values(backend, read_sql(backend), [key.into(), model.into()]);
-    match db.query_one_raw(statement).await? {
+    let backend = state.db.get_database_backend();
+    let row = match &state.hot_path {
+        Some(hot) => hot.query_one(read_sql(backend), &[key, model]).await?,
+        None => {
+            state
+                .db
+                .query_one_raw(Statement::from_sql_and_values(
+                    backend,
+                    read_sql(backend),
+                    [key.into(), model.into()],
+                ))
+                .await?
+        }
+    };
+    match row {
         Some(row) => Ok(parse(&row)?),
         None => Ok(None),
     }

@@ -540,6 +540,38 @@ async fn the_hot_path_is_one_indexed_statement(backend: Backend) {
     }
 }
 
+/// The hot path reads on connections of its own (`hot_path`, "credit-hub hot path" in
+/// `pg_stat_activity`); when the server ends them, the next check is answered all the same, on
+/// a new one.
+async fn the_hot_path_replaces_connections_the_server_ended(backend: Backend) {
+    let postgres = matches!(backend, Backend::Postgres { .. });
+    let app = setup(backend).await;
+    let before = ask(&app, Role::ApprovalHall, FOOD, "XINYI_PI_RONGQUE", None).await;
+    assert_eq!(before["registered"], true, "{before}");
+    if postgres {
+        let hot = "FROM pg_stat_activity WHERE datname = current_database() \
+                   AND application_name = 'credit-hub hot path'";
+        assert!(app.count(&format!("SELECT count(*) AS n {hot}")).await >= 1);
+        let ended = app
+            .count(&format!(
+                "SELECT count(pg_terminate_backend(pid)) AS n {hot}"
+            ))
+            .await;
+        assert!(ended >= 1);
+        for _ in 0..50 {
+            if app.count(&format!("SELECT count(*) AS n {hot}")).await == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    for _ in 0..3 {
+        let after = ask(&app, Role::ApprovalHall, FOOD, "XINYI_PI_RONGQUE", None).await;
+        assert_eq!(after["eligible"], before["eligible"], "{after}");
+        assert_eq!(after["grade"], before["grade"], "{after}");
+    }
+}
+
 async fn a_record_past_its_publicity_stops_counting(backend: Backend) {
     let app = setup(backend).await;
     let define = app
@@ -588,5 +620,6 @@ both!(
     uses_products_and_loan_outcomes,
     generated_subjects_have_the_state_the_hot_path_reads,
     the_hot_path_is_one_indexed_statement,
+    the_hot_path_replaces_connections_the_server_ended,
     a_record_past_its_publicity_stops_counting,
 );
