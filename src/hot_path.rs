@@ -105,26 +105,8 @@ impl HotPath {
                 other => DbErr::Conn(RuntimeErr::Internal(other.to_string())),
             })?;
             let answer = match &mut *kept {
-                Kept::Postgres(c) => {
-                    let mut query = sqlx::query(sql);
-                    for p in params {
-                        query = query.bind(*p);
-                    }
-                    query
-                        .fetch_optional(c)
-                        .await
-                        .map(|r| r.map(QueryResult::from))
-                }
-                Kept::Sqlite(c) => {
-                    let mut query = sqlx::query(sql);
-                    for p in params {
-                        query = query.bind(*p);
-                    }
-                    query
-                        .fetch_optional(c)
-                        .await
-                        .map(|r| r.map(QueryResult::from))
-                }
+                Kept::Postgres(c) => first_row(c, sql, params).await,
+                Kept::Sqlite(c) => first_row(c, sql, params).await,
             };
             match answer {
                 Ok(row) => return Ok(row),
@@ -143,4 +125,27 @@ impl HotPath {
             }
         }
     }
+}
+
+/// The first row `sql` answers on one connection, its parameters bound as text.
+async fn first_row<'c, DB, E>(
+    connection: E,
+    sql: &'static str,
+    params: &[&str],
+) -> Result<Option<QueryResult>, sqlx::Error>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    QueryResult: From<DB::Row>,
+{
+    let mut query = sqlx::query::<DB>(sql);
+    for p in params {
+        query = query.bind(*p);
+    }
+    Ok(query
+        .fetch_optional(connection)
+        .await?
+        .map(QueryResult::from))
 }
