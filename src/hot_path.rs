@@ -33,7 +33,7 @@ enum Options {
 }
 
 /// One kept connection.
-pub enum Kept {
+enum Kept {
     Postgres(PgConnection),
     Sqlite(SqliteConnection),
 }
