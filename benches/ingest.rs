@@ -16,6 +16,7 @@ use std::time::Instant;
 use chrono::{Duration, Utc};
 use credit_hub::auth::Role;
 use credit_hub::subjects::rules::CreditCode;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 // The same allocator as the `credit-hub` binary, since the server runs in this process.
@@ -100,24 +101,27 @@ async fn run(name: &str, database_url: String, records: usize, concurrency: usiz
     let started = Instant::now();
     let mut accepted = 0u64;
     let mut refused = 0u64;
-    for wave in bodies.chunks(concurrency) {
-        let sends = wave.iter().map(|body| {
-            client
-                .post(&url)
-                .bearer_auth(&department)
-                .header("content-type", "application/json")
-                .body(body.clone())
-                .send()
-        });
-        for response in futures_util::future::join_all(sends).await {
-            let response = response.expect("send");
+    // A department's uploader keeps `concurrency` batches in flight: the next is sent as soon as
+    // any answer arrives, not when a whole wave has.
+    let mut answers = futures_util::stream::iter(bodies.iter().map(|body| {
+        let request = client
+            .post(&url)
+            .bearer_auth(&department)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        async move {
+            let response = request.send().await.expect("send");
             let status = response.status();
             let answer: Value = response.json().await.expect("json");
             assert!(status.is_success(), "{answer}");
-            let payload = &answer["data"]["submitCreditRecords"];
-            accepted += payload["acceptedCount"].as_u64().unwrap_or(0);
-            refused += payload["refusedCount"].as_u64().unwrap_or(0);
+            answer
         }
+    }))
+    .buffer_unordered(concurrency);
+    while let Some(answer) = answers.next().await {
+        let payload = &answer["data"]["submitCreditRecords"];
+        accepted += payload["acceptedCount"].as_u64().unwrap_or(0);
+        refused += payload["refusedCount"].as_u64().unwrap_or(0);
     }
     let elapsed = started.elapsed().as_secs_f64();
     assert_eq!(
