@@ -100,7 +100,7 @@ pub fn power_of_two_runs(len: usize, max: usize) -> Vec<std::ops::Range<usize>> 
 }
 
 /// A whole list as one parameter: a JSON array the statement unpacks (`jsonb_array_elements_text`
-/// on PostgreSQL, `json_each` on SQLite; for rows see [`json_rows_parameter`]). The statement's
+/// on PostgreSQL, `json_each` on SQLite; for rows see [`Columns`]). The statement's
 /// text stays the same whatever the list's length, so each connection prepares it once; binding
 /// thousands of parameters and planning a long VALUES list cost more than the work itself
 /// (measured on the ingest benchmark's statement log). On SQLite use it for arrays of plain
@@ -113,11 +113,94 @@ pub fn json_parameter(backend: DbBackend, value: serde_json::Value) -> sea_orm::
     }
 }
 
-/// A batch of rows for PostgreSQL's `json_to_recordset($1::json)`, bound as text: `json` is read
-/// straight from the text, where `jsonb` first builds and key-sorts every object (measured in
-/// psql on 5,000 ratings, 2.4 MB: 40–70 ms against 105 ms).
-pub fn json_rows_parameter(rows: Vec<serde_json::Value>) -> sea_orm::Value {
-    sea_orm::Value::String(Some(serde_json::Value::Array(rows).to_string()))
+/// A batch of rows for PostgreSQL bound column by column: one typed array per column, read back
+/// as rows by `unnest`. The arrays travel in PostgreSQL's binary format, so nothing is escaped on
+/// our side or lexed on the server's: measured in psql on 5,000 ratings (2.2 MB), unpacking them
+/// as `json_to_recordset` took 20–37 ms and `unnest` of the same columns 5–8 ms. The statement's
+/// text stays the same whatever the batch's length, so each connection prepares it once.
+///
+/// An array element cannot be NULL when bound, so a nullable column travels as two arrays: its
+/// values (a placeholder where there is none) and whether each is present.
+#[derive(Debug, Default)]
+pub struct Columns {
+    names: Vec<&'static str>,
+    selects: Vec<String>,
+    arrays: Vec<(String, &'static str)>,
+    values: Vec<sea_orm::Value>,
+}
+
+impl Columns {
+    /// A column of values, `pg_type` being the element's type as PostgreSQL names it.
+    pub fn push<T>(
+        &mut self,
+        name: &'static str,
+        pg_type: &'static str,
+        values: Vec<T>,
+    ) -> &mut Self
+    where
+        sea_orm::Value: From<Vec<T>>,
+    {
+        self.names.push(name);
+        self.selects.push(format!("u.{name} AS {name}"));
+        self.arrays.push((name.to_owned(), pg_type));
+        self.values.push(values.into());
+        self
+    }
+
+    /// A nullable column: `None` is stored as NULL.
+    pub fn push_nullable<T: Default>(
+        &mut self,
+        name: &'static str,
+        pg_type: &'static str,
+        values: Vec<Option<T>>,
+    ) -> &mut Self
+    where
+        sea_orm::Value: From<Vec<T>>,
+    {
+        let present: Vec<bool> = values.iter().map(Option::is_some).collect();
+        let values: Vec<T> = values.into_iter().map(Option::unwrap_or_default).collect();
+        self.names.push(name);
+        self.selects.push(format!(
+            "CASE WHEN u.{name}__present THEN u.{name} END AS {name}"
+        ));
+        self.arrays.push((name.to_owned(), pg_type));
+        self.arrays.push((format!("{name}__present"), "boolean"));
+        self.values.push(values.into());
+        self.values.push(present.into());
+        self
+    }
+
+    /// The column names, for `INSERT INTO table (…)`.
+    pub fn names(&self) -> String {
+        self.names.join(", ")
+    }
+
+    /// `SELECT <the columns> FROM unnest($first::type[], …) AS u(…)`: the rows, with the arrays
+    /// bound from parameter `first` on.
+    pub fn select(&self, first: usize) -> String {
+        let arrays = self
+            .arrays
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| format!("${}::{ty}[]", first + i))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let aliases = self
+            .arrays
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT {} FROM unnest({arrays}) AS u({aliases})",
+            self.selects.join(", ")
+        )
+    }
+
+    /// The arrays, in the order of [`Columns::select`]'s parameters.
+    pub fn into_values(self) -> Vec<sea_orm::Value> {
+        self.values
+    }
 }
 
 /// The condition that `column` is one of the ids in the JSON array bound as parameter `n`.
@@ -191,5 +274,30 @@ mod tests {
             }
             prop_assert_eq!(next, len);
         }
+    }
+
+    /// A nullable column travels as its values and whether each is present; the statement
+    /// numbers the arrays from the first parameter it is given.
+    #[test]
+    fn columns_select_rows_from_typed_arrays() {
+        let mut columns = Columns::default();
+        columns.push("id", "bigint", vec![1i64, 2]).push_nullable(
+            "note",
+            "text",
+            vec![Some("a".to_owned()), None],
+        );
+        assert_eq!(columns.names(), "id, note");
+        assert_eq!(
+            columns.select(2),
+            "SELECT u.id AS id, CASE WHEN u.note__present THEN u.note END AS note \
+             FROM unnest($2::bigint[], $3::text[], $4::boolean[]) AS u(id, note, note__present)"
+        );
+        let values = columns.into_values();
+        assert_eq!(values.len(), 3);
+        assert_eq!(values[2], sea_orm::Value::from(vec![true, false]));
+        assert_eq!(
+            values[1],
+            sea_orm::Value::from(vec!["a".to_owned(), String::new()])
+        );
     }
 }

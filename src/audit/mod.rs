@@ -73,8 +73,8 @@ pub async fn record(
 /// Rows per SQLite statement: 640 bound values, prepared once per shape and connection.
 const SQLITE_RUN: usize = 64;
 
-/// Inserts many rows at once. PostgreSQL takes them as one statement with the rows as one JSON
-/// parameter (prepared once per connection whatever the count); SQLite in multi-row runs of
+/// Inserts many rows at once. PostgreSQL takes them as one statement with the rows as column
+/// arrays (prepared once per connection whatever the count); SQLite in multi-row runs of
 /// powers of two up to 64 rows (a handful of small shapes in each connection's statement cache —
 /// runs of 512 rows made every connection keep megabytes of compiled statements).
 pub(crate) async fn insert(db: &impl ConnectionTrait, rows: &[Row]) -> Result<(), DbErr> {
@@ -83,17 +83,42 @@ pub(crate) async fn insert(db: &impl ConnectionTrait, rows: &[Row]) -> Result<()
     }
     let backend = db.get_database_backend();
     if backend == DbBackend::Postgres {
-        let json = serde_json::to_string(rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+        fn column<T>(rows: &[Row], f: impl Fn(&Row) -> T) -> Vec<T> {
+            rows.iter().map(f).collect()
+        }
+        let mut columns = crate::db::Columns::default();
+        columns
+            .push(
+                "occurred_at",
+                "timestamptz",
+                column(rows, |r| r.occurred_at),
+            )
+            .push_nullable("request_id", "text", column(rows, |r| r.request_id.clone()))
+            .push_nullable("actor", "text", column(rows, |r| r.actor.clone()))
+            .push_nullable(
+                "organization_code",
+                "text",
+                column(rows, |r| r.organization_code.clone()),
+            )
+            .push_nullable("role", "text", column(rows, |r| r.role.map(str::to_owned)))
+            .push("action", "text", column(rows, |r| r.action.to_owned()))
+            .push_nullable("subject_id", "bigint", column(rows, |r| r.subject_id))
+            .push_nullable("purpose", "text", column(rows, |r| r.purpose.clone()))
+            .push_nullable(
+                "consent_ref",
+                "text",
+                column(rows, |r| r.consent_ref.clone()),
+            )
+            .push_nullable("detail", "text", column(rows, |r| r.detail.clone()));
+        let sql = format!(
+            "INSERT INTO audit_log ({}) {}",
+            columns.names(),
+            columns.select(1)
+        );
         db.execute_raw(Statement::from_sql_and_values(
             backend,
-            "INSERT INTO audit_log (occurred_at, request_id, actor, organization_code, role, \
-             action, subject_id, purpose, consent_ref, detail) \
-             SELECT occurred_at, request_id, actor, organization_code, role, action, subject_id, \
-             purpose, consent_ref, detail FROM json_to_recordset($1::json) AS t(\
-             occurred_at timestamptz, request_id text, actor text, organization_code text, \
-             role text, action text, subject_id bigint, purpose text, consent_ref text, \
-             detail text)",
-            [json.into()],
+            sql,
+            columns.into_values(),
         ))
         .await?;
         return Ok(());
@@ -107,7 +132,7 @@ pub(crate) async fn insert(db: &impl ConnectionTrait, rows: &[Row]) -> Result<()
 }
 
 /// One audit row as it is queued and written: the table's columns but the id.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub(crate) struct Row {
     occurred_at: chrono::DateTime<chrono::Utc>,
     request_id: Option<String>,

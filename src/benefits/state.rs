@@ -89,20 +89,22 @@ pub async fn store(
         }
         return Ok(());
     }
-    let rows: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|(id, text)| serde_json::json!({"subject_id": id, "facts": text}))
-        .collect();
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
+    let (subject_ids, texts): (Vec<i64>, Vec<String>) = rows.into_iter().unzip();
+    let mut columns = crate::db::Columns::default();
+    columns
+        .push("subject_id", "bigint", subject_ids)
+        .push("facts", "text", texts);
+    let sql = format!(
         "INSERT INTO credit_state (subject_id, facts, updated_at) \
-         SELECT subject_id, facts, $2::timestamptz \
-         FROM json_to_recordset($1::json) AS t(subject_id bigint, facts text) \
+         SELECT subject_id, facts, $1::timestamptz FROM ({}) AS t \
          ON CONFLICT (subject_id) DO UPDATE SET facts = excluded.facts, \
          updated_at = excluded.updated_at WHERE credit_state.facts IS DISTINCT FROM excluded.facts",
-        [crate::db::json_rows_parameter(rows), now.into()],
-    ))
-    .await?;
+        columns.select(2)
+    );
+    let mut values = vec![now.into()];
+    values.extend(columns.into_values());
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
     Ok(())
 }
 

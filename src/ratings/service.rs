@@ -554,31 +554,82 @@ pub fn rating_row(
     }
 }
 
-/// The columns a rating row has, current or past, in the order of the statements below.
-const RATING_COLUMNS: [(&str, &str); 14] = [
-    ("subject_id", "bigint"),
-    ("model_id", "bigint"),
-    ("model_code", "text"),
-    ("model_version", "integer"),
-    ("score", "integer"),
-    ("grade", "text"),
-    ("grade_class", "text"),
-    ("supervision_level", "text"),
-    ("factors", "text"),
-    ("as_of", "date"),
-    ("valid_until", "date"),
-    ("rated_at", "timestamptz"),
-    ("cause", "text"),
-    ("run_id", "bigint"),
+/// The columns a rating row has, current or past.
+const RATING_COLUMNS: [&str; 14] = [
+    "subject_id",
+    "model_id",
+    "model_code",
+    "model_version",
+    "score",
+    "grade",
+    "grade_class",
+    "supervision_level",
+    "factors",
+    "as_of",
+    "valid_until",
+    "rated_at",
+    "cause",
+    "run_id",
 ];
 
-/// PostgreSQL's statement that stores a batch of ratings bound as one JSON parameter: the upsert
-/// and the history insert as parts of one query, the history compared with the ratings as they
-/// were before it.
-fn store_sql(always_history: bool) -> String {
-    let names: Vec<&str> = RATING_COLUMNS.iter().map(|(name, _)| *name).collect();
-    let list = names.join(", ");
-    let updates = names
+/// A batch of ratings as PostgreSQL's column arrays (see [`crate::db::Columns`]).
+fn rating_arrays(rows: Vec<rating::Model>) -> crate::db::Columns {
+    let n = rows.len();
+    let mut subject_id = Vec::with_capacity(n);
+    let mut model_id = Vec::with_capacity(n);
+    let mut model_code = Vec::with_capacity(n);
+    let mut model_version = Vec::with_capacity(n);
+    let mut score = Vec::with_capacity(n);
+    let mut grade = Vec::with_capacity(n);
+    let mut grade_class = Vec::with_capacity(n);
+    let mut supervision_level = Vec::with_capacity(n);
+    let mut factors = Vec::with_capacity(n);
+    let mut as_of = Vec::with_capacity(n);
+    let mut valid_until = Vec::with_capacity(n);
+    let mut rated_at = Vec::with_capacity(n);
+    let mut cause = Vec::with_capacity(n);
+    let mut run_id = Vec::with_capacity(n);
+    for r in rows {
+        subject_id.push(r.subject_id);
+        model_id.push(r.model_id);
+        model_code.push(r.model_code);
+        model_version.push(r.model_version);
+        score.push(r.score);
+        grade.push(r.grade);
+        grade_class.push(r.grade_class);
+        supervision_level.push(r.supervision_level);
+        factors.push(r.factors);
+        as_of.push(r.as_of);
+        valid_until.push(r.valid_until);
+        rated_at.push(r.rated_at);
+        cause.push(r.cause);
+        run_id.push(r.run_id);
+    }
+    let mut columns = crate::db::Columns::default();
+    columns
+        .push("subject_id", "bigint", subject_id)
+        .push("model_id", "bigint", model_id)
+        .push("model_code", "text", model_code)
+        .push("model_version", "integer", model_version)
+        .push("score", "integer", score)
+        .push("grade", "text", grade)
+        .push("grade_class", "text", grade_class)
+        .push("supervision_level", "text", supervision_level)
+        .push("factors", "text", factors)
+        .push("as_of", "date", as_of)
+        .push_nullable("valid_until", "date", valid_until)
+        .push("rated_at", "timestamptz", rated_at)
+        .push("cause", "text", cause)
+        .push_nullable("run_id", "bigint", run_id);
+    columns
+}
+
+/// PostgreSQL's statement that stores a batch of ratings bound as column arrays (`rows` is their
+/// `SELECT`): the upsert and the history insert as parts of one query, the history compared with
+/// the ratings as they were before it.
+fn store_sql(always_history: bool, rows: &str) -> String {
+    let list = RATING_COLUMNS.join(", ");
+    let updates = RATING_COLUMNS
         .iter()
         .filter(|n| !matches!(**n, "subject_id" | "model_code"))
         .map(|n| format!("{n} = excluded.{n}"))
@@ -594,17 +645,12 @@ fn store_sql(always_history: bool) -> String {
         "ON CONFLICT (run_id, subject_id, model_code) WHERE run_id IS NOT NULL DO NOTHING";
     let changed = "b.subject_id IS NULL OR b.score IS DISTINCT FROM i.score \
          OR b.grade IS DISTINCT FROM i.grade OR b.model_version IS DISTINCT FROM i.model_version";
-    let qualified = names
+    let qualified = RATING_COLUMNS
         .iter()
         .map(|n| format!("i.{n}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let types = RATING_COLUMNS
-        .iter()
-        .map(|(name, ty)| format!("{name} {ty}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let input = format!("input AS (SELECT * FROM json_to_recordset($1::json) AS t({types}))");
+    let input = format!("input AS ({rows})");
     let upsert =
         format!("upsert AS (INSERT INTO rating ({list}) SELECT {list} FROM input {upsert_tail})");
     if always_history {
@@ -763,31 +809,12 @@ pub async fn store(
     if backend != DbBackend::Postgres {
         return store_sqlite(txn, rows, always_history).await;
     }
-    let batch: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|r| {
-            serde_json::json!({
-                "subject_id": r.subject_id,
-                "model_id": r.model_id,
-                "model_code": r.model_code,
-                "model_version": r.model_version,
-                "score": r.score,
-                "grade": r.grade,
-                "grade_class": r.grade_class,
-                "supervision_level": r.supervision_level,
-                "factors": r.factors,
-                "as_of": r.as_of,
-                "valid_until": r.valid_until,
-                "rated_at": r.rated_at,
-                "cause": r.cause,
-                "run_id": r.run_id,
-            })
-        })
-        .collect();
+    let columns = rating_arrays(rows);
+    let sql = store_sql(always_history, &columns.select(1));
     txn.execute_raw(Statement::from_sql_and_values(
         backend,
-        store_sql(always_history),
-        [crate::db::json_rows_parameter(batch)],
+        sql,
+        columns.into_values(),
     ))
     .await?;
     Ok(())

@@ -1,7 +1,6 @@
 //! Submitting, correcting and revoking records, and reading them as a caller may.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use entity::{
@@ -475,52 +474,71 @@ async fn existing_by_refs(
 }
 
 /// The columns a new record is inserted with, and their types as PostgreSQL unpacks them.
-const RECORD_COLUMNS: [(&str, &str); 27] = [
-    ("subject_id", "bigint"),
-    ("catalog_item_id", "bigint"),
-    ("catalog_version", "integer"),
-    ("item_code", "text"),
-    ("category", "text"),
-    ("polarity", "text"),
-    ("disclosure", "text"),
-    ("department", "text"),
-    ("source_ref", "text"),
-    ("severity", "text"),
-    ("decision_date", "date"),
-    ("reported_at", "timestamptz"),
-    ("reported_on", "date"),
-    ("working_days", "integer"),
-    ("late", "boolean"),
-    ("calendar_complete", "boolean"),
-    ("published", "boolean"),
-    ("public_until", "date"),
-    ("repairable_from", "date"),
-    ("policy_version", "text"),
-    ("status", "text"),
-    ("fields", "text"),
-    ("content_hash", "text"),
-    ("revision", "integer"),
-    ("request_id", "text"),
-    ("created_at", "timestamptz"),
-    ("updated_at", "timestamptz"),
-];
-
-/// PostgreSQL's insert of a batch of records bound as one JSON parameter, skipping any
+/// PostgreSQL's insert of a batch of records bound as column arrays, skipping any
 /// (department, sourceRef) already stored, answering the new ids with their sourceRefs. Binding
 /// 27,000 parameters and planning a 1000-row VALUES list cost more than the insert itself.
-fn insert_records_sql() -> &'static str {
-    static POSTGRES: LazyLock<String> = LazyLock::new(|| {
-        let list = RECORD_COLUMNS.map(|(name, _)| name).join(", ");
-        let types = RECORD_COLUMNS
-            .map(|(name, ty)| format!("{name} {ty}"))
-            .join(", ");
-        format!(
-            "INSERT INTO credit_record ({list}) \
-             SELECT * FROM json_to_recordset($1::json) AS t({types}) \
-             ON CONFLICT (department, source_ref) DO NOTHING RETURNING id, source_ref"
+fn record_arrays(rows: &[&credit_record::Model]) -> crate::db::Columns {
+    fn column<T>(rows: &[&credit_record::Model], f: impl Fn(&credit_record::Model) -> T) -> Vec<T> {
+        rows.iter().map(|m| f(m)).collect()
+    }
+    let mut columns = crate::db::Columns::default();
+    columns
+        .push("subject_id", "bigint", column(rows, |m| m.subject_id))
+        .push(
+            "catalog_item_id",
+            "bigint",
+            column(rows, |m| m.catalog_item_id),
         )
-    });
-    &POSTGRES
+        .push(
+            "catalog_version",
+            "integer",
+            column(rows, |m| m.catalog_version),
+        )
+        .push("item_code", "text", column(rows, |m| m.item_code.clone()))
+        .push("category", "text", column(rows, |m| m.category.clone()))
+        .push("polarity", "text", column(rows, |m| m.polarity.clone()))
+        .push("disclosure", "text", column(rows, |m| m.disclosure.clone()))
+        .push("department", "text", column(rows, |m| m.department.clone()))
+        .push("source_ref", "text", column(rows, |m| m.source_ref.clone()))
+        .push_nullable("severity", "text", column(rows, |m| m.severity.clone()))
+        .push("decision_date", "date", column(rows, |m| m.decision_date))
+        .push(
+            "reported_at",
+            "timestamptz",
+            column(rows, |m| m.reported_at),
+        )
+        .push("reported_on", "date", column(rows, |m| m.reported_on))
+        .push_nullable("working_days", "integer", column(rows, |m| m.working_days))
+        .push_nullable("late", "boolean", column(rows, |m| m.late))
+        .push_nullable(
+            "calendar_complete",
+            "boolean",
+            column(rows, |m| m.calendar_complete),
+        )
+        .push("published", "boolean", column(rows, |m| m.published))
+        .push_nullable("public_until", "date", column(rows, |m| m.public_until))
+        .push_nullable(
+            "repairable_from",
+            "date",
+            column(rows, |m| m.repairable_from),
+        )
+        .push_nullable(
+            "policy_version",
+            "text",
+            column(rows, |m| m.policy_version.clone()),
+        )
+        .push("status", "text", column(rows, |m| m.status.clone()))
+        .push("fields", "text", column(rows, |m| m.fields.clone()))
+        .push(
+            "content_hash",
+            "text",
+            column(rows, |m| m.content_hash.clone()),
+        )
+        .push("revision", "integer", column(rows, |m| m.revision))
+        .push_nullable("request_id", "text", column(rows, |m| m.request_id.clone()))
+        .push("created_at", "timestamptz", column(rows, |m| m.created_at))
+        .push("updated_at", "timestamptz", column(rows, |m| m.updated_at));
+    columns
 }
 
 /// Inserts new records, skipping any (department, sourceRef) a concurrent submission stored
@@ -537,45 +555,14 @@ async fn insert_records(
     if backend != DbBackend::Postgres {
         return insert_records_sqlite(txn, rows).await;
     }
-    let batch: Vec<Value> = rows
-        .iter()
-        .map(|m| {
-            json!({
-                "subject_id": m.subject_id,
-                "catalog_item_id": m.catalog_item_id,
-                "catalog_version": m.catalog_version,
-                "item_code": m.item_code,
-                "category": m.category,
-                "polarity": m.polarity,
-                "disclosure": m.disclosure,
-                "department": m.department,
-                "source_ref": m.source_ref,
-                "severity": m.severity,
-                "decision_date": m.decision_date,
-                "reported_at": m.reported_at,
-                "reported_on": m.reported_on,
-                "working_days": m.working_days,
-                "late": m.late,
-                "calendar_complete": m.calendar_complete,
-                "published": m.published,
-                "public_until": m.public_until,
-                "repairable_from": m.repairable_from,
-                "policy_version": m.policy_version,
-                "status": m.status,
-                "fields": m.fields,
-                "content_hash": m.content_hash,
-                "revision": m.revision,
-                "request_id": m.request_id,
-                "created_at": m.created_at,
-                "updated_at": m.updated_at,
-            })
-        })
-        .collect();
-    let statement = Statement::from_sql_and_values(
-        backend,
-        insert_records_sql(),
-        [crate::db::json_rows_parameter(batch)],
+    let columns = record_arrays(rows);
+    let sql = format!(
+        "INSERT INTO credit_record ({}) {} \
+         ON CONFLICT (department, source_ref) DO NOTHING RETURNING id, source_ref",
+        columns.names(),
+        columns.select(1)
     );
+    let statement = Statement::from_sql_and_values(backend, sql, columns.into_values());
     for row in txn.query_all_raw(statement).await? {
         ids.push((row.try_get("", "id")?, row.try_get("", "source_ref")?));
     }
