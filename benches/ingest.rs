@@ -1,6 +1,7 @@
 //! Ingest benchmark (issue 3): 100,000 penalty records through the real HTTP API in batches of
 //! 1000, every row validated against the catalog and its lateness computed, on SQLite and on
-//! PostgreSQL. Prints records per second.
+//! PostgreSQL. Prints records per second, and how long after the last answer the subjects'
+//! ratings had followed (`ratings::queue`).
 //!
 //!     cargo bench --bench ingest                 # both databases
 //!     cargo bench --bench ingest -- sqlite       # one of them
@@ -124,6 +125,19 @@ async fn run(name: &str, database_url: String, records: usize, concurrency: usiz
         refused += payload["refusedCount"].as_u64().unwrap_or(0);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    // The ratings follow the records (`ratings::queue`, after `rating_delay_ms`): how long after
+    // the last answer the last subject was re-rated.
+    let answered = Instant::now();
+    loop {
+        let pending = credit_hub::ratings::queue::pending(&state.db)
+            .await
+            .expect("count the rating queue");
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let followed = answered.elapsed().as_secs_f64();
     assert_eq!(
         accepted as usize, records,
         "every row accepted ({refused} refused)"
@@ -133,6 +147,10 @@ async fn run(name: &str, database_url: String, records: usize, concurrency: usiz
         bodies.len(),
         bytes as f64 / 1e6,
         records as f64 / elapsed
+    );
+    println!(
+        "{name:<10} ratings of all {SUBJECTS} subjects current {followed:.2} s after the last answer (rating_delay_ms {})",
+        state.settings.rating_delay_ms
     );
 }
 

@@ -71,6 +71,10 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
             crate::benefits::service::insert_use_batch,
         ),
         read_audit: crate::audit::reads::ReadAudit::start(db.clone()),
+        rating_queue: crate::ratings::queue::RatingQueue::start(
+            db.clone(),
+            Duration::from_millis(settings.rating_delay_ms),
+        ),
         idempotency: crate::writer::Batcher::start(
             db.clone(),
             "idempotency_keys",

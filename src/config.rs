@@ -79,6 +79,11 @@ pub struct Settings {
     pub sqlite_cache_mb: u32,
     /// SQLite memory map, in MiB (0 = off). Mapped pages count in the process's RSS.
     pub sqlite_mmap_mb: u64,
+    /// How long, in milliseconds, the subjects of submitted records wait before their ratings
+    /// are re-computed and stored (`ratings::queue`): the batches of a bulk upload that arrive
+    /// meanwhile are rated together, each subject once. Reads never wait: until then they
+    /// compute the subject's ratings from its records.
+    pub rating_delay_ms: u64,
 }
 
 impl Default for Settings {
@@ -112,6 +117,7 @@ impl Default for Settings {
             idempotency_key_hours: 24,
             sqlite_cache_mb: 4,
             sqlite_mmap_mb: 0,
+            rating_delay_ms: 2000,
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     /// Group commit of `Idempotency-Key` claims and answers.
     pub idempotency:
         crate::writer::Batcher<crate::idempotency::Step, crate::idempotency::StepOutcome>,
+    /// The worker that re-rates the subjects of submitted records (see `ratings::queue`).
+    pub rating_queue: crate::ratings::queue::RatingQueue,
     /// The audit of hot-path reads, written in batches off the request path.
     pub read_audit: crate::audit::reads::ReadAudit,
     /// The hot path's own connections (see `hot_path`).

@@ -14,6 +14,7 @@ mod m20261125_000008_tune_rating_writes;
 mod m20261125_000009_create_commitments;
 mod m20261125_000010_create_benefits;
 mod m20261126_000011_create_evaluation_chunks;
+mod m20261126_000012_create_rating_queue;
 
 /// Every migration, in the order it runs.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000009_create_commitments::Migration),
             Box::new(m20261125_000010_create_benefits::Migration),
             Box::new(m20261126_000011_create_evaluation_chunks::Migration),
+            Box::new(m20261126_000012_create_rating_queue::Migration),
         ]
     }
 }

@@ -131,14 +131,20 @@ pub struct SubjectState {
     pub subject_id: i64,
     pub lookup_key: String,
     pub kind: SubjectKind,
-    /// None when no write has stored them yet (the caller computes them).
+    /// None when no write has stored them yet or the subject waits in the rating queue (the
+    /// caller computes them).
     pub facts: Option<Facts>,
-    /// The current rating under the asked model, with the last day it is exact.
+    /// The current rating under the asked model, with the last day it is exact; None as for
+    /// `facts`, or when the model does not rate the subject.
     pub rating: Option<(Grade, Option<NaiveDate>)>,
 }
 
-const COLUMNS: &str = "s.id, s.lookup_key, s.kind, cs.facts, r.grade, r.grade_class, r.score, r.valid_until \
+/// A subject waiting in the rating queue (`ratings::queue`) has records its stored state and
+/// ratings may not count yet: `queued` tells the caller to compute both.
+const COLUMNS: &str = "s.id, s.lookup_key, s.kind, cs.facts, r.grade, r.grade_class, r.score, r.valid_until, \
+    q.subject_id AS queued \
     FROM subject s LEFT JOIN credit_state cs ON cs.subject_id = s.id \
+    LEFT JOIN rating_queue q ON q.subject_id = s.id \
     LEFT JOIN rating r ON r.subject_id = s.id AND r.model_code = ";
 
 /// The hot path's statement on a backend: parameters 1 the look-up key, 2 the model's code.
@@ -234,6 +240,16 @@ fn parse(row: &sea_orm::QueryResult) -> Result<Option<SubjectState>, AppError> {
     let Some(kind) = SubjectKind::parse(&kind) else {
         return Ok(None);
     };
+    let queued: Option<i64> = row.try_get("", "queued")?;
+    if queued.is_some() {
+        return Ok(Some(SubjectState {
+            subject_id: row.try_get("", "id")?,
+            lookup_key: row.try_get("", "lookup_key")?,
+            kind,
+            facts: None,
+            rating: None,
+        }));
+    }
     let facts: Option<String> = row.try_get("", "facts")?;
     let facts = match facts {
         Some(text) => Some(

@@ -505,8 +505,9 @@ impl Rating {
         }
     }
 
-    /// True when computed for this read (nothing stored yet, or the stored rating passed its
-    /// `validUntil`); false when read as stored.
+    /// True when computed for this read (nothing stored yet, the stored rating passed its
+    /// `validUntil`, or records submitted in the last seconds are still to be stored in it);
+    /// false when read as stored.
     async fn computed_on_read(&self) -> bool {
         self.computed_on_read
     }
@@ -964,7 +965,9 @@ impl RatingsQuery {
 
     /// Subjects by supervision level under a model, within an industry and a region, in id
     /// order (ADMIN and DEPARTMENT; audited). Only rated subjects are listed: run the model's
-    /// evaluation to rate everyone.
+    /// evaluation to rate everyone. Listed as stored: the ratings of records submitted with
+    /// `submitCreditRecords` are stored a few seconds later (the `rating_delay_ms` setting, 2 s
+    /// by default), until when `Subject.rating` already counts them.
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
     #[allow(clippy::too_many_arguments)]
     async fn supervised_subjects(
@@ -1027,7 +1030,7 @@ impl RatingsQuery {
     /// A reproducible random sample for 双随机、一公开 inspections: `size` subjects drawn at each
     /// supervision level (or only `level`) of the rated subjects in the scope. The same scope
     /// and seed give the same sample on any node; publish the seed with the inspection plan.
-    /// ADMIN and DEPARTMENT; audited.
+    /// Drawn from the stored ratings, like `supervisedSubjects`. ADMIN and DEPARTMENT; audited.
     #[graphql(complexity = "size.max(0) as usize * child_complexity + 1")]
     #[allow(clippy::too_many_arguments)]
     async fn supervision_sample(
@@ -1091,7 +1094,8 @@ impl RatingsQuery {
 
     /// Rural credit of a village, township or the district: 信用户 per village, 信用村 per
     /// township, and whether the region earns its title under the rural credit policy in force.
-    /// Public, as the titles are publicized; only counts are shown.
+    /// Public, as the titles are publicized; only counts are shown. Counted from the stored
+    /// ratings, like `supervisedSubjects`.
     async fn rural_credit(
         &self,
         ctx: &Context<'_>,

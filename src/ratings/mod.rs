@@ -5,6 +5,7 @@
 pub mod evaluation;
 pub mod graphql;
 pub mod loader;
+pub mod queue;
 pub mod rules;
 pub mod rural;
 pub mod service;

@@ -888,7 +888,8 @@ pub async fn rerate(
 }
 
 /// A rating as served: stored, or computed on read when the stored one has passed its
-/// `valid_until` (a fact left its window) or none was stored yet. Reads never write.
+/// `valid_until` (a fact left its window), none was stored yet, or the subject waits in the
+/// rating queue (`ratings::queue`). Reads never write.
 #[derive(Debug, Clone)]
 pub struct ServedRating {
     pub row: rating::Model,
@@ -918,11 +919,17 @@ pub async fn current(
         return Ok(None);
     }
     let today = china_today();
-    let stored = rating::Entity::find()
-        .filter(rating::Column::SubjectId.eq(subject.id))
-        .filter(rating::Column::ModelCode.eq(model_code))
-        .one(db)
-        .await?;
+    // A queued subject's stored ratings may not count its latest records yet.
+    let queued = super::queue::is_queued(db, subject.id).await?;
+    let stored = if queued {
+        None
+    } else {
+        rating::Entity::find()
+            .filter(rating::Column::SubjectId.eq(subject.id))
+            .filter(rating::Column::ModelCode.eq(model_code))
+            .one(db)
+            .await?
+    };
     if let Some(row) = stored
         && row.as_of <= today
         && row.valid_until.is_none_or(|v| v >= today)
@@ -945,7 +952,11 @@ pub async fn current(
             &model,
             &evaluation,
             today,
-            Cause::Evaluation,
+            if queued {
+                Cause::Record
+            } else {
+                Cause::Evaluation
+            },
             None,
         ),
         computed_on_read: true,

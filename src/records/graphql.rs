@@ -540,6 +540,7 @@ impl RecordsMutation {
             })
             .collect();
         let outcomes = service::submit(&state.db, &ctx.actor(), &state.person_keys, &rows).await?;
+        state.rating_queue.wake();
         let mut payload = SubmitCreditRecordsPayload {
             results: Vec::with_capacity(outcomes.len()),
             accepted_count: 0,

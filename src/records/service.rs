@@ -889,7 +889,8 @@ pub async fn submit(
             _ => None,
         })
         .collect();
-    ratings::rerate(&txn, &rated, Cause::Record).await?;
+    // Their ratings follow (`ratings::queue`); reads compute them until then.
+    crate::ratings::queue::enqueue(&txn, &rated).await?;
     txn.commit().await?;
     Ok(outcomes)
 }

@@ -235,7 +235,9 @@ impl Subject {
     }
 
     /// The subject's ratings over time, newest first: every evaluation run and every change of
-    /// score or grade (ADMIN, DEPARTMENT, APPROVAL_HALL and BANK; audited).
+    /// score or grade as stored (ADMIN, DEPARTMENT, APPROVAL_HALL and BANK; audited). Records
+    /// submitted with `submitCreditRecords` are stored in the ratings a few seconds later, the
+    /// batches that arrive meanwhile together, so a burst of them is one entry here.
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn ratings(
         &self,

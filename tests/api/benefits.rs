@@ -7,7 +7,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, days_ago, penalty, register, spawn_app};
+use crate::helpers::{Backend, TestApp, days_ago, penalty, register, spawn_app, spawn_app_with};
 
 const TOWN: &str = "360404104000";
 const FOOD: &str = "91350100M000100Y43";
@@ -614,6 +614,115 @@ async fn a_record_past_its_publicity_stops_counting(backend: Backend) {
     );
 }
 
+/// Submitted records wait in the rating queue before their ratings are stored; meanwhile every
+/// read decides from the records themselves, never from the stored rating they have outdated.
+async fn queued_subjects_are_decided_from_their_records(backend: Backend) {
+    // The worker would wait an hour: the subject stays queued until the test works it off.
+    let app = spawn_app_with(backend, |s| s.rating_delay_ms = 3_600_000).await;
+    register(
+        &app,
+        json!([{"kind": "ENTERPRISE", "code": FOOD, "name": "九江甲食品有限公司", "regionCode": TOWN, "industryCode": "C"}]),
+    )
+    .await;
+    let submitted = app
+        .as_role(
+            Role::Department,
+            "mutation ($r: [CreditRecordInput!]!) { submitCreditRecords(input: {records: $r}) { acceptedCount } }",
+            json!({"r": [penalty(FOOD, "柴市监罚〔2026〕66号", days_ago(10), "罚款;吊销许可证件")]}),
+        )
+        .await;
+    assert_eq!(
+        submitted.body["data"]["submitCreditRecords"]["acceptedCount"], 1,
+        "{}",
+        submitted.text
+    );
+    let stored_score = || async {
+        app.db()
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db().get_database_backend(),
+                "SELECT score FROM rating WHERE model_code = 'PUBLIC_COMPREHENSIVE'",
+            ))
+            .await
+            .expect("query")
+            .and_then(|row| row.try_get::<i32>("", "score").ok())
+    };
+    assert_eq!(stored_score().await, Some(1000), "not stored yet");
+    assert_eq!(
+        credit_hub::ratings::queue::pending(app.db()).await.ok(),
+        Some(1)
+    );
+
+    let decide = || async {
+        let hall = ask(&app, Role::ApprovalHall, FOOD, "XINYI_PI_RONGQUE", None).await;
+        let loan = ask(
+            &app,
+            Role::Bank,
+            FOOD,
+            "XINYI_DAI_JIUJIANG_BANK",
+            Some("LOAN_APPLICATION"),
+        )
+        .await;
+        (hall, loan)
+    };
+    let (hall, loan) = decide().await;
+    assert_eq!(
+        (hall["grade"].as_str(), hall["score"].as_i64()),
+        (Some("B"), Some(850)),
+        "{hall}"
+    );
+    assert_eq!(loan["eligible"], false, "{loan}");
+    assert!(
+        unmet(&loan).contains(&"NEGATIVE_RECORD".to_owned()),
+        "{loan}"
+    );
+    let rating = app
+        .as_role(
+            Role::Bank,
+            "query ($code: String!) { subject(code: $code) { rating { score cause computedOnRead } } }",
+            json!({"code": FOOD}),
+        )
+        .await;
+    assert_eq!(
+        rating.body["data"]["subject"]["rating"],
+        json!({"score": 850, "cause": "RECORD", "computedOnRead": true}),
+        "{}",
+        rating.text
+    );
+
+    // Worked off: stored, out of the queue, and every answer the same.
+    credit_hub::ratings::queue::rate_all(app.db())
+        .await
+        .expect("rate the queue");
+    assert_eq!(stored_score().await, Some(850));
+    assert_eq!(
+        credit_hub::ratings::queue::pending(app.db()).await.ok(),
+        Some(0)
+    );
+    let (hall_after, loan_after) = decide().await;
+    assert_eq!(
+        (
+            &hall_after["grade"],
+            &hall_after["score"],
+            &hall_after["eligible"]
+        ),
+        (&hall["grade"], &hall["score"], &hall["eligible"])
+    );
+    assert_eq!(loan_after["reasons"], loan["reasons"]);
+    let rating = app
+        .as_role(
+            Role::Bank,
+            "query ($code: String!) { subject(code: $code) { rating { score cause computedOnRead } } }",
+            json!({"code": FOOD}),
+        )
+        .await;
+    assert_eq!(
+        rating.body["data"]["subject"]["rating"],
+        json!({"score": 850, "cause": "RECORD", "computedOnRead": false}),
+        "{}",
+        rating.text
+    );
+}
+
 both!(
     eligibility_follows_every_write,
     each_role_asks_only_what_it_may,
@@ -622,4 +731,5 @@ both!(
     the_hot_path_is_one_indexed_statement,
     the_hot_path_replaces_connections_the_server_ended,
     a_record_past_its_publicity_stops_counting,
+    queued_subjects_are_decided_from_their_records,
 );

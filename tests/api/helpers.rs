@@ -153,6 +153,8 @@ pub async fn test_settings(backend: &Backend) -> (Settings, Cleanup) {
         bind: "127.0.0.1:0".into(),
         workers: Some(1),
         db_max_connections: 5,
+        // Re-rate submitted records' subjects as soon as the worker is woken.
+        rating_delay_ms: 0,
         jwt_secret: Some(format!("{}{}", random_text(), random_text())),
         id_hash_key: Some(format!("{}{}", random_text(), random_text())),
         ..Settings::default()
@@ -337,6 +339,21 @@ impl TestApp {
     }
 
     /// Counts rows with a raw SQL statement that returns one integer column named `n`.
+    /// Waits until the node's worker has stored the ratings of the records submitted so far
+    /// (`ratings::queue`), for the reads that list stored ratings.
+    pub async fn ratings_stored(&self) {
+        for _ in 0..500 {
+            let pending = credit_hub::ratings::queue::pending(&self.state.db)
+                .await
+                .expect("count the rating queue");
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the rating queue was not worked off within 5 s");
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let row = self.first_row(sql).await;
         row.try_get::<i64>("", "n").expect("n")

@@ -75,7 +75,7 @@ async fn rating(app: &TestApp, role: Role, code: &str, model: &str) -> Value {
     answer.body["data"]["subject"].clone()
 }
 
-async fn a_write_rerates_the_subject_in_its_own_transaction(backend: Backend) {
+async fn every_write_moves_the_rating_at_once(backend: Backend) {
     let app = spawn_app(backend).await;
     register(
         &app,
@@ -102,7 +102,8 @@ async fn a_write_rerates_the_subject_in_its_own_transaction(backend: Backend) {
     let medical = rating(&app, Role::Department, FOOD, "MEDICAL").await;
     assert!(medical["rating"].is_null(), "{medical}");
 
-    // A serious penalty: the next read shows it, explained to the record.
+    // A serious penalty: the next read shows it, explained to the record, whether the worker
+    // has stored the new rating yet or the read computed it.
     let payload = submit(
         &app,
         json!([penalty(
@@ -135,7 +136,13 @@ async fn a_write_rerates_the_subject_in_its_own_transaction(backend: Backend) {
         .and_then(|d| d.pred_opt())
         .map(|d| d.to_string());
     assert_eq!(r["validUntil"].as_str(), leaves.as_deref());
-    assert_eq!(after["ratings"]["totalCount"], 2, "{after}");
+    // Stored a moment later, by the worker, into the history too.
+    app.ratings_stored().await;
+    let stored = rating(&app, Role::Bank, FOOD, "PUBLIC_COMPREHENSIVE").await;
+    assert_eq!(stored["rating"]["computedOnRead"], false, "{stored}");
+    assert_eq!(stored["rating"]["score"], 850, "{stored}");
+    assert_eq!(stored["rating"]["cause"], "RECORD", "{stored}");
+    assert_eq!(stored["ratings"]["totalCount"], 2, "{stored}");
     let food = rating(&app, Role::Department, FOOD, "FOOD_DRUG").await;
     assert_eq!(food["rating"]["score"], 100 - 30 - 15, "{food}");
 
@@ -582,6 +589,8 @@ async fn supervision_lists_by_level_and_samples_reproducibly(backend: Backend) {
         })
         .collect();
     submit(&app, json!(rows)).await;
+    // The listing reads stored ratings, which follow the records a moment later.
+    app.ratings_stored().await;
 
     let list = "query ($level: SupervisionLevel, $industry: String) { supervisedSubjects(level: $level, industryCode: $industry, regionCode: \"360404104000\", first: 50) { totalCount edges { node { subject { code } rating { grade supervisionLevel } } } } }";
     let enhanced = app
@@ -663,6 +672,7 @@ async fn households_roll_up_to_credit_villages_and_townships(backend: Backend) {
         .map(|n| household_penalty(&resident(n), &format!("柴农罚{n}"), days_ago(15)))
         .collect();
     submit(&app, json!(rows)).await;
+    app.ratings_stored().await;
     let village = app.graphql(None, RURAL, json!({"code": VILLAGE})).await;
     let v = &village.body["data"]["ruralCredit"];
     assert_eq!(
@@ -693,6 +703,7 @@ async fn households_roll_up_to_credit_villages_and_townships(backend: Backend) {
         json!([household_penalty(&resident(3), "柴农罚3", days_ago(15))]),
     )
     .await;
+    app.ratings_stored().await;
     let village = app.graphql(None, RURAL, json!({"code": VILLAGE})).await;
     assert_eq!(village.body["data"]["ruralCredit"]["qualifies"], false);
     let township = app.graphql(None, RURAL, json!({"code": TOWN})).await;
@@ -883,7 +894,7 @@ both!(
     the_generator_makes_valid_data_from_a_seed_once,
     a_new_industry_moves_the_subject_between_industry_models,
     lists_of_ids_and_keys_are_read_by_index_and_writes_plan_afresh,
-    a_write_rerates_the_subject_in_its_own_transaction,
+    every_write_moves_the_rating_at_once,
     serious_dishonesty_forces_d_until_removed,
     models_are_versioned_validated_and_activated,
     the_evaluation_run_rates_everyone_once,
