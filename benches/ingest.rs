@@ -125,8 +125,8 @@ async fn run(name: &str, database_url: String, records: usize, concurrency: usiz
         refused += payload["refusedCount"].as_u64().unwrap_or(0);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    // The ratings follow the records (`ratings::queue`, after `rating_delay_ms`): how long after
-    // the last answer the last subject was re-rated.
+    // The ratings follow the records (`ratings::queue`): how long after the last answer the last
+    // subject was re-rated.
     let answered = Instant::now();
     loop {
         let pending = credit_hub::ratings::queue::pending(&state.db)
@@ -149,8 +149,8 @@ async fn run(name: &str, database_url: String, records: usize, concurrency: usiz
         records as f64 / elapsed
     );
     println!(
-        "{name:<10} ratings of all {SUBJECTS} subjects current {followed:.2} s after the last answer (rating_delay_ms {})",
-        state.settings.rating_delay_ms
+        "{name:<10} ratings of all {SUBJECTS} subjects stored {followed:.2} s after the last answer (rating_delay_ms {}, rating_max_delay_ms {})",
+        state.settings.rating_delay_ms, state.settings.rating_max_delay_ms
     );
 }
 

@@ -74,6 +74,7 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
         rating_queue: crate::ratings::queue::RatingQueue::start(
             db.clone(),
             Duration::from_millis(settings.rating_delay_ms),
+            Duration::from_millis(settings.rating_max_delay_ms),
         ),
         idempotency: crate::writer::Batcher::start(
             db.clone(),

@@ -79,11 +79,14 @@ pub struct Settings {
     pub sqlite_cache_mb: u32,
     /// SQLite memory map, in MiB (0 = off). Mapped pages count in the process's RSS.
     pub sqlite_mmap_mb: u64,
-    /// How long, in milliseconds, the subjects of submitted records wait before their ratings
-    /// are re-computed and stored (`ratings::queue`): the batches of a bulk upload that arrive
-    /// meanwhile are rated together, each subject once. Reads never wait: until then they
-    /// compute the subject's ratings from its records.
+    /// How long, in milliseconds, after the last submitted record of a subject its ratings are
+    /// re-computed and stored (`ratings::queue`): the batches of an upload are rated together,
+    /// each subject once, when the upload pauses. Reads never wait: until then they compute the
+    /// subject's ratings from its records.
     pub rating_delay_ms: u64,
+    /// The longest, in milliseconds, a subject's ratings wait after its first submitted record
+    /// still to be rated, however long an upload goes on.
+    pub rating_max_delay_ms: u64,
 }
 
 impl Default for Settings {
@@ -118,6 +121,7 @@ impl Default for Settings {
             sqlite_cache_mb: 4,
             sqlite_mmap_mb: 0,
             rating_delay_ms: 2000,
+            rating_max_delay_ms: 30_000,
         }
     }
 }

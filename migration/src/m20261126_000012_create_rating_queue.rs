@@ -1,7 +1,7 @@
 //! The subjects whose records changed in bulk and whose ratings are still to follow. A batch of
-//! submitted records enters its subjects here in its own transaction; a worker re-rates them a
-//! little later (`ratings::queue`), many batches' subjects at a time, and removes them in the
-//! transaction that writes their ratings. Until then every read of such a subject's rating or
+//! submitted records enters its subjects here in its own transaction; a worker re-rates them
+//! once no more have come for a moment (`ratings::queue`), many batches' subjects at a time, and
+//! removes them in the transaction that writes their ratings. Until then every read of such a subject's rating or
 //! eligibility computes it from the records themselves.
 //!
 //! Before this, each batch re-rated its subjects inside its own transaction: under every model
@@ -21,19 +21,21 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(RatingQueue::Table)
                     .col(big_integer(RatingQueue::SubjectId).primary_key())
-                    // Milliseconds since the epoch of the first change still to be rated: a
-                    // subject changed again while queued keeps its place.
+                    // Milliseconds since the epoch: the first change still to be rated, and
+                    // when to rate it (a quiet moment after the last change, at the latest a
+                    // bound after the first).
                     .col(big_integer(RatingQueue::QueuedAtMs))
+                    .col(big_integer(RatingQueue::DueAtMs))
                     .to_owned(),
             )
             .await?;
-        // What the worker looks for: the subjects queued long enough, oldest first.
+        // What the worker looks for: the subjects due, earliest first.
         manager
             .create_index(
                 Index::create()
-                    .name("idx_rating_queue_queued_at")
+                    .name("idx_rating_queue_due_at")
                     .table(RatingQueue::Table)
-                    .col(RatingQueue::QueuedAtMs)
+                    .col(RatingQueue::DueAtMs)
                     .to_owned(),
             )
             .await
@@ -51,4 +53,5 @@ enum RatingQueue {
     Table,
     SubjectId,
     QueuedAtMs,
+    DueAtMs,
 }

@@ -303,13 +303,21 @@ pub async fn load(state: &AppState) -> Result<usize, AppError> {
 
     let mut accepted = 0;
     for (department, rows) in &batches {
-        let outcomes =
-            records::submit(&state.db, &actor_for(department), &state.person_keys, rows).await?;
+        let outcomes = records::submit(
+            &state.db,
+            &actor_for(department),
+            &state.person_keys,
+            &state.rating_queue,
+            rows,
+        )
+        .await?;
         accepted += outcomes
             .iter()
             .filter(|o| matches!(o, RowOutcome::Accepted(_)))
             .count();
     }
+    // The demo starts with every rating stored, so that its supervision lists show them at once.
+    crate::ratings::queue::rate_all(&state.db).await?;
 
     // A few list entries.
     let lists_to_add = [

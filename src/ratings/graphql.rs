@@ -965,9 +965,9 @@ impl RatingsQuery {
 
     /// Subjects by supervision level under a model, within an industry and a region, in id
     /// order (ADMIN and DEPARTMENT; audited). Only rated subjects are listed: run the model's
-    /// evaluation to rate everyone. Listed as stored: the ratings of records submitted with
-    /// `submitCreditRecords` are stored a few seconds later (the `rating_delay_ms` setting, 2 s
-    /// by default), until when `Subject.rating` already counts them.
+    /// evaluation to rate everyone. Listed as stored: records sent with `submitCreditRecords`
+    /// are stored in the ratings once their upload pauses (2 s after a subject's last record,
+    /// 30 s after its first at the latest, by default); `Subject.rating` counts them at once.
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
     #[allow(clippy::too_many_arguments)]
     async fn supervised_subjects(

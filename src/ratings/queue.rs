@@ -1,18 +1,19 @@
-//! Ratings that follow submitted records a little later (table `rating_queue`).
+//! Ratings that follow submitted records a moment later (table `rating_queue`).
 //!
 //! `submitCreditRecords` enters the subjects of its accepted rows here, in the transaction that
 //! stores them, instead of re-rating them there: under every model that applies a rating row and
 //! a history row each, ten rows for an industry-C enterprise's one penalty, which was three
-//! quarters of a batch's time. A worker on each node takes the subjects queued at least
-//! `rating_delay_ms` ago, a thousand at a time, and re-rates them in the transaction that removes
-//! them from the queue: a crash leaves them queued, a subject is rated once for all the batches
-//! that touched it meanwhile, and on PostgreSQL nodes claim different subjects
+//! quarters of a batch's time. A subject is due `rating_delay_ms` after its last change, and at
+//! the latest `rating_max_delay_ms` after its first: an upload of many batches is rated once,
+//! when it ends, and a feed that never pauses is still rated regularly. A worker on each node
+//! re-rates the due subjects, a thousand at a time, in the transaction that removes them from the
+//! queue: a crash leaves them queued, and on PostgreSQL nodes claim different subjects
 //! (`FOR UPDATE SKIP LOCKED`).
 //!
 //! Reads never see a stale rating: while a subject is queued, its ratings and its eligibility are
 //! computed from its records on every read (`ratings::service::current`,
 //! `benefits::state::read`). Only the lists built from stored ratings (supervision levels,
-//! inspection samples, the rating history) lag, by the delay and the worker's turn.
+//! inspection samples, rural credit, the rating history) wait for the worker.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,46 +32,6 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// The longest a failing worker waits before trying again.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// Puts subjects in the queue, inside the transaction of the change. A subject already queued
-/// keeps its place (the delay counts from its first change still to be rated).
-pub async fn enqueue(txn: &impl ConnectionTrait, subject_ids: &[i64]) -> Result<(), AppError> {
-    let mut ids = subject_ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let now = chrono::Utc::now().timestamp_millis();
-    let backend = txn.get_database_backend();
-    let statement = if backend == DbBackend::Postgres {
-        // The no-op update locks a queued row, so that a worker claiming it (SKIP LOCKED) leaves
-        // it for after this commit rather than rating the subject without this change and
-        // removing it from the queue; and a row a worker has just claimed makes this wait for
-        // the worker's commit, then queue the subject anew.
-        Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO rating_queue (subject_id, queued_at_ms) \
-             SELECT id, $2 FROM unnest($1::bigint[]) AS u(id) \
-             ON CONFLICT (subject_id) DO UPDATE SET queued_at_ms = rating_queue.queued_at_ms",
-            [ids.into(), now.into()],
-        )
-    } else {
-        // SQLite's writers take turns: nothing can claim the row meanwhile.
-        Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO rating_queue (subject_id, queued_at_ms) \
-             SELECT value, ?2 FROM json_each(?1) WHERE true \
-             ON CONFLICT (subject_id) DO NOTHING",
-            [
-                crate::db::json_parameter(backend, serde_json::json!(ids)),
-                now.into(),
-            ],
-        )
-    };
-    txn.execute_raw(statement).await?;
-    Ok(())
-}
 
 /// Whether `subject_id` waits in the queue: its stored ratings may not count its latest records.
 pub async fn is_queued(db: &impl ConnectionTrait, subject_id: i64) -> Result<bool, AppError> {
@@ -104,30 +65,88 @@ pub async fn pending(db: &impl ConnectionTrait) -> Result<i64, AppError> {
     })
 }
 
-/// The node's worker, woken by the submissions that queue subjects.
+/// The node's worker, woken by the submissions that queue subjects, and the delays they queue
+/// them with.
 #[derive(Clone)]
 pub struct RatingQueue {
     wake: Arc<Notify>,
+    delay_ms: i64,
+    max_delay_ms: i64,
 }
 
 impl RatingQueue {
-    /// Starts the node's worker on the current runtime.
-    pub fn start(db: DatabaseConnection, delay: Duration) -> Self {
+    /// Starts the node's worker on the current runtime. A subject is due `delay` after its last
+    /// change and at the latest `max_delay` after its first.
+    pub fn start(db: DatabaseConnection, delay: Duration, max_delay: Duration) -> Self {
         let wake = Arc::new(Notify::new());
-        tokio::spawn(work(db, wake.clone(), delay));
-        Self { wake }
+        tokio::spawn(work(db, wake.clone()));
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Self {
+            wake,
+            delay_ms: ms(delay),
+            max_delay_ms: ms(max_delay.max(delay)),
+        }
     }
 
     /// Tells the worker that subjects were queued.
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// Puts subjects in the queue, inside the transaction of their change; a subject already
+    /// queued is due a delay after this change, but never later than the bound after its first.
+    pub async fn enqueue(
+        &self,
+        txn: &impl ConnectionTrait,
+        subject_ids: &[i64],
+    ) -> Result<(), AppError> {
+        let mut ids = subject_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let due = now.saturating_add(self.delay_ms);
+        let backend = txn.get_database_backend();
+        let statement = if backend == DbBackend::Postgres {
+            // Updating a queued row also locks it, so that a worker claiming it (SKIP LOCKED)
+            // leaves it for after this commit rather than rating the subject without this change
+            // and removing it from the queue; and a row a worker has just claimed makes this
+            // wait for the worker's commit, then queue the subject anew.
+            Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO rating_queue (subject_id, queued_at_ms, due_at_ms) \
+                 SELECT id, $2, $3 FROM unnest($1::bigint[]) AS u(id) \
+                 ON CONFLICT (subject_id) DO UPDATE SET due_at_ms = \
+                 LEAST(excluded.due_at_ms, rating_queue.queued_at_ms + $4)",
+                [ids.into(), now.into(), due.into(), self.max_delay_ms.into()],
+            )
+        } else {
+            // SQLite's writers take turns: nothing can claim the row meanwhile.
+            Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO rating_queue (subject_id, queued_at_ms, due_at_ms) \
+                 SELECT value, ?2, ?3 FROM json_each(?1) WHERE true \
+                 ON CONFLICT (subject_id) DO UPDATE SET due_at_ms = \
+                 MIN(excluded.due_at_ms, rating_queue.queued_at_ms + ?4)",
+                [
+                    crate::db::json_parameter(backend, serde_json::json!(ids)),
+                    now.into(),
+                    due.into(),
+                    self.max_delay_ms.into(),
+                ],
+            )
+        };
+        txn.execute_raw(statement).await?;
+        Ok(())
+    }
 }
 
-async fn work(db: DatabaseConnection, wake: Arc<Notify>, delay: Duration) {
+async fn work(db: DatabaseConnection, wake: Arc<Notify>) {
     let mut backoff = Duration::from_millis(500);
     loop {
-        let wait = match rate_due(&db, delay).await {
+        let wait = match rate_due(&db).await {
             Ok(next) => {
                 backoff = Duration::from_millis(500);
                 next.unwrap_or(POLL).min(POLL)
@@ -146,55 +165,53 @@ async fn work(db: DatabaseConnection, wake: Arc<Notify>, delay: Duration) {
     }
 }
 
-/// Re-rates every subject queued at least `delay` ago; answers how long until the next queued
-/// one is due, or `None` when the queue is empty.
-async fn rate_due(db: &DatabaseConnection, delay: Duration) -> Result<Option<Duration>, AppError> {
-    let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+/// Re-rates every subject due; answers how long until the next queued one is due, or `None`
+/// when the queue is empty.
+async fn rate_due(db: &DatabaseConnection) -> Result<Option<Duration>, AppError> {
     loop {
         let backend = db.get_database_backend();
         // A read first, so that an idle queue never takes SQLite's write lock.
-        let oldest: Option<i64> = match db
+        let next: Option<i64> = match db
             .query_one_raw(Statement::from_string(
                 backend,
-                "SELECT MIN(queued_at_ms) AS oldest FROM rating_queue",
+                "SELECT MIN(due_at_ms) AS next FROM rating_queue",
             ))
             .await?
         {
-            Some(row) => row.try_get("", "oldest")?,
+            Some(row) => row.try_get("", "next")?,
             None => None,
         };
-        let Some(oldest) = oldest else {
+        let Some(next) = next else {
             return Ok(None);
         };
         let now = chrono::Utc::now().timestamp_millis();
-        let due = oldest.saturating_add(delay_ms);
-        if due > now {
-            return Ok(Some(Duration::from_millis((due - now).unsigned_abs())));
+        if next > now {
+            return Ok(Some(Duration::from_millis((next - now).unsigned_abs())));
         }
-        let rated = rate_chunk(db, now.saturating_sub(delay_ms)).await?;
+        let rated = rate_chunk(db, now).await?;
         metrics::counter!("credit_hub_queued_ratings_total").increment(rated as u64);
     }
 }
 
-/// Claims up to [`CLAIM`] subjects queued at or before `cutoff_ms` and re-rates them, in one
-/// transaction; answers how many.
-async fn rate_chunk(db: &DatabaseConnection, cutoff_ms: i64) -> Result<usize, AppError> {
+/// Claims up to [`CLAIM`] subjects due at `now_ms` and re-rates them, in one transaction; answers
+/// how many.
+async fn rate_chunk(db: &DatabaseConnection, now_ms: i64) -> Result<usize, AppError> {
     let txn = crate::db::begin_write(db).await?;
     let backend = db.get_database_backend();
     let sql = if backend == DbBackend::Postgres {
         "DELETE FROM rating_queue WHERE subject_id IN (SELECT subject_id FROM rating_queue \
-         WHERE queued_at_ms <= $1 ORDER BY queued_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         WHERE due_at_ms <= $1 ORDER BY due_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED) \
          RETURNING subject_id"
     } else {
         "DELETE FROM rating_queue WHERE subject_id IN (SELECT subject_id FROM rating_queue \
-         WHERE queued_at_ms <= ?1 ORDER BY queued_at_ms LIMIT ?2) RETURNING subject_id"
+         WHERE due_at_ms <= ?1 ORDER BY due_at_ms LIMIT ?2) RETURNING subject_id"
     };
     let mut ids = Vec::new();
     for row in txn
         .query_all_raw(Statement::from_sql_and_values(
             backend,
             sql,
-            [cutoff_ms.into(), CLAIM.into()],
+            [now_ms.into(), CLAIM.into()],
         ))
         .await?
     {
@@ -210,8 +227,8 @@ async fn rate_chunk(db: &DatabaseConnection, cutoff_ms: i64) -> Result<usize, Ap
     Ok(ids.len())
 }
 
-/// Runs the queue dry now, whatever the delay: for commands that end the process after a bulk
-/// change, and for tests that read lists built from stored ratings.
+/// Runs the queue dry now, whatever the subjects' due times (tests use it to see the stored
+/// ratings without waiting).
 pub async fn rate_all(db: &DatabaseConnection) -> Result<(), AppError> {
     while rate_chunk(db, i64::MAX).await? > 0 {}
     Ok(())

@@ -539,7 +539,14 @@ impl RecordsMutation {
                 reported_at: None,
             })
             .collect();
-        let outcomes = service::submit(&state.db, &ctx.actor(), &state.person_keys, &rows).await?;
+        let outcomes = service::submit(
+            &state.db,
+            &ctx.actor(),
+            &state.person_keys,
+            &state.rating_queue,
+            &rows,
+        )
+        .await?;
         state.rating_queue.wake();
         let mut payload = SubmitCreditRecordsPayload {
             results: Vec::with_capacity(outcomes.len()),

@@ -616,6 +616,7 @@ pub async fn submit(
     db: &DatabaseConnection,
     actor: &Actor,
     hasher: &PersonKeyHasher,
+    rating_queue: &crate::ratings::queue::RatingQueue,
     rows: &[RecordRow],
 ) -> Result<Vec<RowOutcome>, AppError> {
     let principal = actor
@@ -890,7 +891,7 @@ pub async fn submit(
         })
         .collect();
     // Their ratings follow (`ratings::queue`); reads compute them until then.
-    crate::ratings::queue::enqueue(&txn, &rated).await?;
+    rating_queue.enqueue(&txn, &rated).await?;
     txn.commit().await?;
     Ok(outcomes)
 }

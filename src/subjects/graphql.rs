@@ -236,8 +236,8 @@ impl Subject {
 
     /// The subject's ratings over time, newest first: every evaluation run and every change of
     /// score or grade as stored (ADMIN, DEPARTMENT, APPROVAL_HALL and BANK; audited). Records
-    /// submitted with `submitCreditRecords` are stored in the ratings a few seconds later, the
-    /// batches that arrive meanwhile together, so a burst of them is one entry here.
+    /// sent with `submitCreditRecords` are stored in the ratings once their upload pauses, so
+    /// an upload's records for one subject make one entry here.
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn ratings(
         &self,

@@ -230,6 +230,7 @@ async fn lateness_counts_working_days_across_national_day_2023(backend: Backend)
         app.db(),
         &actor,
         &app.state.person_keys,
+        &app.state.rating_queue,
         &[
             row("第7个工作日", "2023-10-13"),
             row("第8个工作日", "2023-10-16"),
