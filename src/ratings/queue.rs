@@ -189,6 +189,11 @@ async fn rate_due(db: &DatabaseConnection) -> Result<Option<Duration>, AppError>
             return Ok(Some(Duration::from_millis((next - now).unsigned_abs())));
         }
         let rated = rate_chunk(db, now).await?;
+        if rated == 0 {
+            // Due, but claimed by another node or locked by a batch still being stored: look
+            // again shortly rather than at once.
+            return Ok(Some(Duration::from_millis(100)));
+        }
         metrics::counter!("credit_hub_queued_ratings_total").increment(rated as u64);
     }
 }
