@@ -83,9 +83,7 @@ pub(crate) async fn insert(db: &impl ConnectionTrait, rows: &[Row]) -> Result<()
     }
     let backend = db.get_database_backend();
     if backend == DbBackend::Postgres {
-        fn column<T>(rows: &[Row], f: impl Fn(&Row) -> T) -> Vec<T> {
-            rows.iter().map(f).collect()
-        }
+        use crate::db::column;
         let mut columns = crate::db::Columns::default();
         columns
             .push(

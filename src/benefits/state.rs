@@ -160,7 +160,7 @@ pub fn read_sql(backend: DbBackend) -> &'static str {
 }
 
 /// The state of the subject stored under `key`, with its rating under `model`: one statement,
-/// three index look-ups, on the hot path's own connections when the node has them.
+/// four index look-ups, on the hot path's own connections when the node has them.
 pub async fn read(
     state: &AppState,
     key: &str,
@@ -240,25 +240,23 @@ fn parse(row: &sea_orm::QueryResult) -> Result<Option<SubjectState>, AppError> {
     let Some(kind) = SubjectKind::parse(&kind) else {
         return Ok(None);
     };
-    let queued: Option<i64> = row.try_get("", "queued")?;
-    if queued.is_some() {
-        return Ok(Some(SubjectState {
-            subject_id: row.try_get("", "id")?,
-            lookup_key: row.try_get("", "lookup_key")?,
-            kind,
-            facts: None,
-            rating: None,
-        }));
-    }
-    let facts: Option<String> = row.try_get("", "facts")?;
-    let facts = match facts {
+    // A queued subject's stored state and rating are read as absent: the caller computes them.
+    let queued = row.try_get::<Option<i64>>("", "queued")?.is_some();
+    let stored = |column: &str| -> Result<Option<String>, AppError> {
+        Ok(if queued {
+            None
+        } else {
+            row.try_get("", column)?
+        })
+    };
+    let facts = match stored("facts")? {
         Some(text) => Some(
             serde_json::from_str(&text)
                 .map_err(|e| AppError::internal(format!("stored credit state: {e}")))?,
         ),
         None => None,
     };
-    let grade: Option<String> = row.try_get("", "grade")?;
+    let grade = stored("grade")?;
     let class: Option<String> = row.try_get("", "grade_class")?;
     let score: Option<i32> = row.try_get("", "score")?;
     let valid_until: Option<NaiveDate> = row.try_get("", "valid_until")?;

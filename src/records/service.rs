@@ -478,9 +478,7 @@ async fn existing_by_refs(
 /// (department, sourceRef) already stored, answering the new ids with their sourceRefs. Binding
 /// 27,000 parameters and planning a 1000-row VALUES list cost more than the insert itself.
 fn record_arrays(rows: &[&credit_record::Model]) -> crate::db::Columns {
-    fn column<T>(rows: &[&credit_record::Model], f: impl Fn(&credit_record::Model) -> T) -> Vec<T> {
-        rows.iter().map(|m| f(m)).collect()
-    }
+    use crate::db::column;
     let mut columns = crate::db::Columns::default();
     columns
         .push("subject_id", "bigint", column(rows, |m| m.subject_id))

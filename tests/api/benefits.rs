@@ -51,6 +51,22 @@ async fn ask(
     answer.body["data"]["eligibility"].clone()
 }
 
+/// Submits a serious penalty (a licence revoked) against FOOD, decided ten days ago.
+async fn serious_penalty(app: &TestApp, source_ref: &str) {
+    let submitted = app
+        .as_role(
+            Role::Department,
+            "mutation ($r: [CreditRecordInput!]!) { submitCreditRecords(input: {records: $r}) { acceptedCount } }",
+            json!({"r": [penalty(FOOD, source_ref, days_ago(10), "罚款;吊销许可证件")]}),
+        )
+        .await;
+    assert_eq!(
+        submitted.body["data"]["submitCreditRecords"]["acceptedCount"], 1,
+        "{}",
+        submitted.text
+    );
+}
+
 fn unmet(answer: &Value) -> Vec<String> {
     answer["reasons"]
         .as_array()
@@ -78,18 +94,7 @@ async fn eligibility_follows_every_write(backend: Backend) {
     );
 
     // A serious penalty: the loan product's "no serious record in 36 months" fails at once.
-    let submitted = app
-        .as_role(
-            Role::Department,
-            "mutation ($r: [CreditRecordInput!]!) { submitCreditRecords(input: {records: $r}) { acceptedCount } }",
-            json!({"r": [penalty(FOOD, "柴市监罚〔2026〕88号", days_ago(10), "罚款;吊销许可证件")]}),
-        )
-        .await;
-    assert_eq!(
-        submitted.body["data"]["submitCreditRecords"]["acceptedCount"], 1,
-        "{}",
-        submitted.text
-    );
+    serious_penalty(&app, "柴市监罚〔2026〕88号").await;
     let loan = ask(
         &app,
         Role::Bank,
@@ -624,18 +629,7 @@ async fn queued_subjects_are_decided_from_their_records(backend: Backend) {
         json!([{"kind": "ENTERPRISE", "code": FOOD, "name": "九江甲食品有限公司", "regionCode": TOWN, "industryCode": "C"}]),
     )
     .await;
-    let submitted = app
-        .as_role(
-            Role::Department,
-            "mutation ($r: [CreditRecordInput!]!) { submitCreditRecords(input: {records: $r}) { acceptedCount } }",
-            json!({"r": [penalty(FOOD, "柴市监罚〔2026〕66号", days_ago(10), "罚款;吊销许可证件")]}),
-        )
-        .await;
-    assert_eq!(
-        submitted.body["data"]["submitCreditRecords"]["acceptedCount"], 1,
-        "{}",
-        submitted.text
-    );
+    serious_penalty(&app, "柴市监罚〔2026〕66号").await;
     let stored_score = || async {
         app.db()
             .query_one_raw(sea_orm::Statement::from_string(
