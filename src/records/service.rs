@@ -473,10 +473,9 @@ async fn existing_by_refs(
     Ok(found)
 }
 
-/// The columns a new record is inserted with, and their types as PostgreSQL unpacks them.
-/// PostgreSQL's insert of a batch of records bound as column arrays, skipping any
-/// (department, sourceRef) already stored, answering the new ids with their sourceRefs. Binding
-/// 27,000 parameters and planning a 1000-row VALUES list cost more than the insert itself.
+/// A batch of new records as PostgreSQL's column arrays, for the insert in [`insert_records`]
+/// (one statement whatever the count: binding 27,000 parameters and planning a 1000-row VALUES
+/// list cost more than the insert itself).
 fn record_arrays(rows: &[&credit_record::Model]) -> crate::db::Columns {
     use crate::db::column;
     let mut columns = crate::db::Columns::default();
