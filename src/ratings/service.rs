@@ -573,54 +573,36 @@ const RATING_COLUMNS: [&str; 14] = [
 ];
 
 /// A batch of ratings as PostgreSQL's column arrays (see [`crate::db::Columns`]).
-fn rating_arrays(rows: Vec<rating::Model>) -> crate::db::Columns {
-    let n = rows.len();
-    let mut subject_id = Vec::with_capacity(n);
-    let mut model_id = Vec::with_capacity(n);
-    let mut model_code = Vec::with_capacity(n);
-    let mut model_version = Vec::with_capacity(n);
-    let mut score = Vec::with_capacity(n);
-    let mut grade = Vec::with_capacity(n);
-    let mut grade_class = Vec::with_capacity(n);
-    let mut supervision_level = Vec::with_capacity(n);
-    let mut factors = Vec::with_capacity(n);
-    let mut as_of = Vec::with_capacity(n);
-    let mut valid_until = Vec::with_capacity(n);
-    let mut rated_at = Vec::with_capacity(n);
-    let mut cause = Vec::with_capacity(n);
-    let mut run_id = Vec::with_capacity(n);
-    for r in rows {
-        subject_id.push(r.subject_id);
-        model_id.push(r.model_id);
-        model_code.push(r.model_code);
-        model_version.push(r.model_version);
-        score.push(r.score);
-        grade.push(r.grade);
-        grade_class.push(r.grade_class);
-        supervision_level.push(r.supervision_level);
-        factors.push(r.factors);
-        as_of.push(r.as_of);
-        valid_until.push(r.valid_until);
-        rated_at.push(r.rated_at);
-        cause.push(r.cause);
-        run_id.push(r.run_id);
-    }
+fn rating_arrays(rows: &[rating::Model]) -> crate::db::Columns {
+    use crate::db::column;
     let mut columns = crate::db::Columns::default();
     columns
-        .push("subject_id", "bigint", subject_id)
-        .push("model_id", "bigint", model_id)
-        .push("model_code", "text", model_code)
-        .push("model_version", "integer", model_version)
-        .push("score", "integer", score)
-        .push("grade", "text", grade)
-        .push("grade_class", "text", grade_class)
-        .push("supervision_level", "text", supervision_level)
-        .push("factors", "text", factors)
-        .push("as_of", "date", as_of)
-        .push_nullable("valid_until", "date", valid_until)
-        .push("rated_at", "timestamptz", rated_at)
-        .push("cause", "text", cause)
-        .push_nullable("run_id", "bigint", run_id);
+        .push("subject_id", "bigint", column(rows, |r| r.subject_id))
+        .push("model_id", "bigint", column(rows, |r| r.model_id))
+        .push("model_code", "text", column(rows, |r| r.model_code.clone()))
+        .push(
+            "model_version",
+            "integer",
+            column(rows, |r| r.model_version),
+        )
+        .push("score", "integer", column(rows, |r| r.score))
+        .push("grade", "text", column(rows, |r| r.grade.clone()))
+        .push(
+            "grade_class",
+            "text",
+            column(rows, |r| r.grade_class.clone()),
+        )
+        .push(
+            "supervision_level",
+            "text",
+            column(rows, |r| r.supervision_level.clone()),
+        )
+        .push("factors", "text", column(rows, |r| r.factors.clone()))
+        .push("as_of", "date", column(rows, |r| r.as_of))
+        .push_nullable("valid_until", "date", column(rows, |r| r.valid_until))
+        .push("rated_at", "timestamptz", column(rows, |r| r.rated_at))
+        .push("cause", "text", column(rows, |r| r.cause.clone()))
+        .push_nullable("run_id", "bigint", column(rows, |r| r.run_id));
     columns
 }
 
@@ -809,7 +791,7 @@ pub async fn store(
     if backend != DbBackend::Postgres {
         return store_sqlite(txn, rows, always_history).await;
     }
-    let columns = rating_arrays(rows);
+    let columns = rating_arrays(&rows);
     let sql = store_sql(always_history, &columns.select(1));
     txn.execute_raw(Statement::from_sql_and_values(
         backend,
@@ -919,17 +901,15 @@ pub async fn current(
         return Ok(None);
     }
     let today = china_today();
-    // A queued subject's stored ratings may not count its latest records yet.
-    let queued = super::queue::is_queued(db, subject.id).await?;
-    let stored = if queued {
-        None
-    } else {
-        rating::Entity::find()
-            .filter(rating::Column::SubjectId.eq(subject.id))
-            .filter(rating::Column::ModelCode.eq(model_code))
-            .one(db)
-            .await?
-    };
+    // A queued subject's stored ratings may not count its latest records yet: read as absent.
+    let stored = rating::Entity::find()
+        .filter(rating::Column::SubjectId.eq(subject.id))
+        .filter(rating::Column::ModelCode.eq(model_code))
+        .filter(Expr::cust(
+            "NOT EXISTS (SELECT 1 FROM rating_queue q WHERE q.subject_id = rating.subject_id)",
+        ))
+        .one(db)
+        .await?;
     if let Some(row) = stored
         && row.as_of <= today
         && row.valid_until.is_none_or(|v| v >= today)
@@ -946,6 +926,8 @@ pub async fn current(
         facts.get(&subject.id).unwrap_or(&empty),
         today,
     );
+    // Computed because records wait in the queue, or because nothing current was stored.
+    let queued = super::queue::is_queued(db, subject.id).await?;
     Ok(Some(ServedRating {
         row: rating_row(
             subject.id,

@@ -547,7 +547,6 @@ impl RecordsMutation {
             &rows,
         )
         .await?;
-        state.rating_queue.wake();
         let mut payload = SubmitCreditRecordsPayload {
             results: Vec::with_capacity(outcomes.len()),
             accepted_count: 0,

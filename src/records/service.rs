@@ -890,6 +890,7 @@ pub async fn submit(
     // Their ratings follow (`ratings::queue`); reads compute them until then.
     rating_queue.enqueue(&txn, &rated).await?;
     txn.commit().await?;
+    rating_queue.wake();
     Ok(outcomes)
 }
 
