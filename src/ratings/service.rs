@@ -901,15 +901,19 @@ pub async fn current(
         return Ok(None);
     }
     let today = china_today();
-    // A queued subject's stored ratings may not count its latest records yet: read as absent.
-    let stored = rating::Entity::find()
-        .filter(rating::Column::SubjectId.eq(subject.id))
-        .filter(rating::Column::ModelCode.eq(model_code))
-        .filter(Expr::cust(
-            "NOT EXISTS (SELECT 1 FROM rating_queue q WHERE q.subject_id = rating.subject_id)",
-        ))
-        .one(db)
-        .await?;
+    // A queued subject's stored ratings may not count its latest records yet. Asked first, in
+    // its own query, so that the answer's cause says why it was computed even if the worker
+    // stores the rating meanwhile.
+    let queued = super::queue::is_queued(db, subject.id).await?;
+    let stored = if queued {
+        None
+    } else {
+        rating::Entity::find()
+            .filter(rating::Column::SubjectId.eq(subject.id))
+            .filter(rating::Column::ModelCode.eq(model_code))
+            .one(db)
+            .await?
+    };
     if let Some(row) = stored
         && row.as_of <= today
         && row.valid_until.is_none_or(|v| v >= today)
@@ -926,8 +930,6 @@ pub async fn current(
         facts.get(&subject.id).unwrap_or(&empty),
         today,
     );
-    // Computed because records wait in the queue, or because nothing current was stored.
-    let queued = super::queue::is_queued(db, subject.id).await?;
     Ok(Some(ServedRating {
         row: rating_row(
             subject.id,
