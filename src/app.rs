@@ -30,16 +30,6 @@ pub enum StartError {
     Demo(String),
 }
 
-/// How many connections the hot path keeps beside the pool: four per core, at most the pool's
-/// size. Measured on 2 cores, 1,000,000 subjects, eligibility at 32 connections on PostgreSQL:
-/// 4 → 7,600–7,900 checks/s, 8 → 7,800–8,500, 10 → 7,900–8,200, 16 → 7,000–7,200 (more server
-/// processes than the cores can serve); on SQLite 2 → 7,500, 4 → 9,500, 8 → 10,000 (each is a
-/// connection with its own page cache: peak RSS 119, 130, 139 MB).
-fn hot_path_size(settings: &Settings) -> usize {
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    (4 * cores).min(settings.db_max_connections as usize).max(1)
-}
-
 /// Connects, migrates and resolves the secrets: everything but HTTP.
 pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
     let db = crate::db::connect(&settings)
@@ -84,7 +74,12 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
         organizations: Arc::default(),
         scenarios: Arc::default(),
         runtime: tokio::runtime::Handle::current(),
-        hot_path: HotPath::new(&db, hot_path_size(&settings)).map(Arc::new),
+        hot_path: HotPath::start(
+            &db,
+            crate::hot_path::readers(db.get_database_backend())
+                .min(settings.db_max_connections as usize),
+        )
+        .map(Arc::new),
         db,
         person_keys: Arc::new(PersonKeyHasher::new(&resolved.id_hash_key)),
         tokens: Arc::new(tokens),

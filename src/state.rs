@@ -40,7 +40,7 @@ pub struct AppState {
     pub rating_queue: crate::ratings::queue::RatingQueue,
     /// The audit of hot-path reads, written in batches off the request path.
     pub read_audit: crate::audit::reads::ReadAudit,
-    /// The hot path's own connections (see `hot_path`).
+    /// The hot path's reads, coalesced, on connections of their own (see `hot_path`).
     pub hot_path: Option<Arc<crate::hot_path::HotPath>>,
     /// The runtime the state was made on (the binary's multi-threaded one): the pool's
     /// connections and the background writers live there, and on PostgreSQL GraphQL executions

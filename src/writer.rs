@@ -13,6 +13,9 @@
 //! of concurrent writers (sleeps of up to 100 ms between tries) with a queue. On PostgreSQL
 //! [`PG_WRITERS`] tasks keep batches in flight while others wait for their commit; batch
 //! functions write their rows in key order, so that concurrent batches lock alike.
+//!
+//! The same queue coalesces the hot path's reads ([`Batcher::start_with`]): there the batch
+//! function is one statement reading every subject asked about while the readers were busy.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -50,15 +53,26 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         F: Fn(DatabaseConnection, Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<O>, AppError>> + Send + 'static,
     {
-        let (items, queue) = mpsc::channel::<Item<I, O>>(4 * MAX_BATCH);
-        let queue = Arc::new(Mutex::new(queue));
-        let write = Arc::new(write);
         let writers = match db.get_database_backend() {
             DbBackend::Postgres => PG_WRITERS,
             _ => 1,
         };
-        for _ in 0..writers {
-            tokio::spawn(run(db.clone(), queue.clone(), write.clone(), name));
+        Self::start_with(db, writers, name, write)
+    }
+
+    /// Starts `tasks` tasks that each take what is waiting and call `batch` with `context`,
+    /// which answers one output per item, in order.
+    pub fn start_with<C, F, Fut>(context: C, tasks: usize, name: &'static str, batch: F) -> Self
+    where
+        C: Clone + Send + 'static,
+        F: Fn(C, Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<O>, AppError>> + Send + 'static,
+    {
+        let (items, queue) = mpsc::channel::<Item<I, O>>(4 * MAX_BATCH);
+        let queue = Arc::new(Mutex::new(queue));
+        let batch = Arc::new(batch);
+        for _ in 0..tasks.max(1) {
+            tokio::spawn(run(context.clone(), queue.clone(), batch.clone(), name));
         }
         Self { items }
     }
@@ -76,13 +90,14 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
     }
 }
 
-async fn run<I, O, F, Fut>(
-    db: DatabaseConnection,
+async fn run<I, O, C, F, Fut>(
+    context: C,
     queue: Arc<Mutex<mpsc::Receiver<Item<I, O>>>>,
     write: Arc<F>,
     name: &'static str,
 ) where
-    F: Fn(DatabaseConnection, Vec<I>) -> Fut,
+    C: Clone,
+    F: Fn(C, Vec<I>) -> Fut,
     Fut: Future<Output = Result<Vec<O>, AppError>>,
 {
     let mut batch: Vec<Item<I, O>> = Vec::with_capacity(MAX_BATCH);
@@ -93,8 +108,8 @@ async fn run<I, O, F, Fut>(
             return;
         }
         let (inputs, answers): (Vec<I>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
-        metrics::histogram!("credit_hub_group_commit_items", "writer" => name).record(taken as f64);
-        match write(db.clone(), inputs).await {
+        metrics::histogram!("credit_hub_batch_items", "batcher" => name).record(taken as f64);
+        match write(context.clone(), inputs).await {
             Ok(outputs) if outputs.len() == answers.len() => {
                 for (answer, output) in answers.into_iter().zip(outputs) {
                     let _ = answer.send(Ok(output));
@@ -102,7 +117,7 @@ async fn run<I, O, F, Fut>(
             }
             Ok(outputs) => {
                 tracing::error!(
-                    writer = name,
+                    batcher = name,
                     items = answers.len(),
                     outputs = outputs.len(),
                     "a batch answered the wrong number of items"
@@ -112,7 +127,7 @@ async fn run<I, O, F, Fut>(
                 }
             }
             Err(e) => {
-                tracing::warn!(writer = name, error = %e.detail(), items = answers.len(), "a group transaction failed; its writes were not acknowledged");
+                tracing::warn!(batcher = name, error = %e.detail(), items = answers.len(), "a batch failed; each of its items was answered with the error (nothing of a write batch was written)");
                 let unavailable = matches!(e, AppError::Unavailable);
                 let detail = e.detail();
                 for answer in answers {

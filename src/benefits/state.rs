@@ -147,42 +147,33 @@ const COLUMNS: &str = "s.id, s.lookup_key, s.kind, cs.facts, r.grade, r.grade_cl
     LEFT JOIN rating_queue q ON q.subject_id = s.id \
     LEFT JOIN rating r ON r.subject_id = s.id AND r.model_code = ";
 
-/// The hot path's statement on a backend: parameters 1 the look-up key, 2 the model's code.
+/// The hot path's statement on a backend: parameter 1 the look-up keys (a `text[]` on
+/// PostgreSQL, a JSON array of strings on SQLite), 2 the model's code.
 pub fn read_sql(backend: DbBackend) -> &'static str {
     static POSTGRES: LazyLock<String> =
-        LazyLock::new(|| format!("SELECT {COLUMNS}$2 WHERE s.lookup_key = $1"));
-    static SQLITE: LazyLock<String> =
-        LazyLock::new(|| format!("SELECT {COLUMNS}?2 WHERE s.lookup_key = ?1"));
+        LazyLock::new(|| format!("SELECT {COLUMNS}$2 WHERE s.lookup_key = ANY($1::text[])"));
+    static SQLITE: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {COLUMNS}?2 WHERE s.lookup_key IN (SELECT value FROM json_each(?1))")
+    });
     match backend {
         DbBackend::Postgres => &POSTGRES,
         _ => &SQLITE,
     }
 }
 
-/// The state of the subject stored under `key`, with its rating under `model`: one statement,
-/// four index look-ups, on the hot path's own connections when the node has them.
+/// The state of the subject stored under `key`, with its rating under `model`: one indexed
+/// statement, shared with the checks that arrived meanwhile when the node is busy (see
+/// `hot_path`).
 pub async fn read(
     state: &AppState,
     key: &str,
     model: &str,
 ) -> Result<Option<SubjectState>, AppError> {
-    let backend = state.db.get_database_backend();
-    let row = match &state.hot_path {
-        Some(hot) => hot.query_one(read_sql(backend), &[key, model]).await?,
-        None => {
-            state
-                .db
-                .query_one_raw(Statement::from_sql_and_values(
-                    backend,
-                    read_sql(backend),
-                    [key.into(), model.into()],
-                ))
-                .await?
-        }
-    };
-    match row {
-        Some(row) => Ok(parse(&row)?),
-        None => Ok(None),
+    match &state.hot_path {
+        Some(hot) => hot.read(key, model).await,
+        None => Ok(read_many(&state.db, &[key.to_owned()], model)
+            .await?
+            .remove(key)),
     }
 }
 
@@ -197,45 +188,24 @@ pub async fn read_many(
         return Ok(found);
     }
     let backend = db.get_database_backend();
-    let mut statements = Vec::new();
-    if backend == DbBackend::Postgres {
-        statements.push(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "SELECT {COLUMNS}$2 WHERE {}",
-                crate::db::text_among(backend, "s.lookup_key", 1)
-            ),
-            [
-                sea_orm::Value::Json(Some(Box::new(serde_json::json!(keys)))),
-                model.into(),
-            ],
-        ));
+    let keys = if backend == DbBackend::Postgres {
+        sea_orm::Value::from(keys.to_vec())
     } else {
-        for chunk in keys.chunks(500) {
-            let marks = (0..chunk.len())
-                .map(|i| format!("?{}", i + 2))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut values: Vec<sea_orm::Value> = vec![model.into()];
-            values.extend(chunk.iter().map(|k| k.as_str().into()));
-            statements.push(Statement::from_sql_and_values(
-                backend,
-                format!("SELECT {COLUMNS}?1 WHERE s.lookup_key IN ({marks})"),
-                values,
-            ));
-        }
-    }
-    for statement in statements {
-        for row in db.query_all_raw(statement).await? {
-            if let Some(state) = parse(&row)? {
-                found.insert(state.lookup_key.clone(), state);
-            }
+        serde_json::to_string(keys)
+            .map_err(|e| AppError::internal(format!("keys as JSON: {e}")))?
+            .into()
+    };
+    let statement =
+        Statement::from_sql_and_values(backend, read_sql(backend), [keys, model.into()]);
+    for row in db.query_all_raw(statement).await? {
+        if let Some(state) = parse(&row)? {
+            found.insert(state.lookup_key.clone(), state);
         }
     }
     Ok(found)
 }
 
-fn parse(row: &sea_orm::QueryResult) -> Result<Option<SubjectState>, AppError> {
+pub(crate) fn parse(row: &sea_orm::QueryResult) -> Result<Option<SubjectState>, AppError> {
     let kind: String = row.try_get("", "kind")?;
     let Some(kind) = SubjectKind::parse(&kind) else {
         return Ok(None);
