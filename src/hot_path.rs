@@ -7,7 +7,7 @@
 //! under load, the checks that arrived while the readers were busy share one statement, one
 //! round trip and one wake-up of the database's process. Measured on 2 cores, 1,000,000
 //! subjects, 32 connections (`benches/eligibility`, release builds, the same minutes):
-//! PostgreSQL 8,300–8,700 → 11,700–12,500 checks/s, the server's CPU per check 99–109 → 70–74 µs,
+//! PostgreSQL 8,300–8,700 → 10,400–12,500 checks/s, the server's CPU per check 99–109 → 70–88 µs,
 //! with one reader (two: 10,100–10,300; four: 9,100; eight: 7,600); SQLite 11,000 → 11,600–13,800
 //! with two (one: 7,200: SQLite's reading is CPU on the connection's own thread), 137–143 →
 //! 115–132 µs. Reading by itself when a reader was free (no queue at low load) gained nothing
@@ -22,8 +22,8 @@
 //! pool tests the ones it hands out; one that failed is closed, and the read is tried once more
 //! on a new one.
 //!
-//! A statement cut short leaves its connection with an answer still to read; sqlx reads it away
-//! before the connection's next statement.
+//! A check that times out only stops waiting: the reader finishes its statement and drops that
+//! answer, so no statement is cut short and no connection is left with an answer still to read.
 
 use std::collections::HashMap;
 use std::sync::Arc;
