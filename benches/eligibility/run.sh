@@ -12,6 +12,14 @@
 #
 #   benches/eligibility/run.sh                       # both databases, 1,000,000 subjects
 #   SUBJECTS=100000 DBS=postgres benches/eligibility/run.sh
+#   SQLITE_DB=/work/elig.db POSTGRES_DB=postgres://postgres@127.0.0.1:5432/elig \
+#     STEPS=oha benches/eligibility/run.sh          # keep the databases between runs
+#
+# SQLITE_DB (a file) and POSTGRES_DB (a URL to an existing database) keep the data: a database
+# that already holds subjects is used as it is (no generation, no evaluation) and is not
+# dropped, so an experiment costs a minute instead of four. STEPS picks the measurements
+# (default all: wrk oha pgbench); the warm-up always runs. BIN runs that binary instead of
+# building this checkout (an A/B of two builds on the same kept databases).
 #
 # Needs: wrk (apt-get install wrk), oha (cargo install oha), pgbench and psql (PostgreSQL's client
 # packages), python3. PostgreSQL from CREDIT_HUB_TEST_POSTGRES_URL (default
@@ -25,6 +33,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 RATE=${RATE:-2500}
 DBS=${DBS:-sqlite postgres}
 SCENARIO=${SCENARIO:-XINYI_ZU_DEPOSIT_WAIVER}
+STEPS=${STEPS:-wrk oha pgbench}
 PORT=${PORT:-18480}
 ADMIN_URL=${CREDIT_HUB_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 
@@ -34,8 +43,12 @@ for tool in wrk oha pgbench psql python3; do
   command -v "$tool" >/dev/null || { echo "this benchmark needs $tool"; exit 1; }
 done
 cd "$root"
-cargo build --release --quiet
-bin="$root/target/release/credit-hub"
+if [ -n "${BIN:-}" ]; then
+  bin=$(realpath "$BIN")
+else
+  cargo build --release --quiet
+  bin="$root/target/release/credit-hub"
+fi
 work=$(mktemp -d)
 server=""
 cleanup() {
@@ -48,24 +61,37 @@ export CREDIT_HUB_JWT_SECRET=benchmark-secret-benchmark-secret-0123
 export CREDIT_HUB_ID_HASH_KEY=benchmark-id-key-benchmark-id-key-0123
 export CREDIT_HUB_LOG_LEVEL=warn
 
+sqlite_path() { local path=${1#sqlite://}; echo "${path%%\?*}"; }
+has_step() { [[ " $STEPS " == *" $1 "* ]]; }
+
 run() {
-  local name=$1 url=$2
+  local name=$1 url=$2 keep=${3:-}
   export DATABASE_URL=$url
   local t0=$SECONDS
   step() { "$@" >"$work/step.log" 2>&1 || { cat "$work/step.log"; exit 1; }; }
   step "$bin" migrate
-  step "$bin" demo-data --subjects "$SUBJECTS" --records-per-subject "$RECORDS" --seed 1
-  local t1=$SECONDS
-  step "$bin" evaluate --model PUBLIC_COMPREHENSIVE
-  local t2=$SECONDS
-  echo "$name: generated $SUBJECTS subjects × $RECORDS records in $((t1 - t0)) s, evaluated in $((t2 - t1)) s"
+  local held
+  if [ "$name" = sqlite ]; then
+    held=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM subject").fetchone()[0])' \
+      "$(sqlite_path "$url")")
+  else
+    held=$(psql -q -At "$url" -c "SELECT count(*) FROM subject")
+  fi
+  if [ "$held" -gt 0 ] && [ -n "$keep" ]; then
+    echo "$name: kept database with $held subjects"
+  else
+    step "$bin" demo-data --subjects "$SUBJECTS" --records-per-subject "$RECORDS" --seed 1
+    local t1=$SECONDS
+    step "$bin" evaluate --model PUBLIC_COMPREHENSIVE
+    local t2=$SECONDS
+    echo "$name: generated $SUBJECTS subjects × $RECORDS records in $((t1 - t0)) s, evaluated in $((t2 - t1)) s"
+  fi
 
   # 100,000 random codes, and the GET URLs oha reads them from.
   if [ "$name" = sqlite ]; then
-    python3 - "$url" "$work/codes" <<'PY'
+    python3 - "$(sqlite_path "$url")" "$work/codes" <<'PY'
 import sqlite3, sys
-path = sys.argv[1].removeprefix("sqlite://").split("?")[0]
-rows = sqlite3.connect(path).execute(
+rows = sqlite3.connect(sys.argv[1]).execute(
     "SELECT display_code FROM subject ORDER BY random() LIMIT 100000").fetchall()
 open(sys.argv[2], "w").write("".join(r[0] + "\n" for r in rows))
 PY
@@ -94,25 +120,28 @@ PY
   # Warm up, then the measured runs.
   TOKEN=$token CODES_FILE=$work/codes SCENARIO=$SCENARIO \
     wrk -t2 -c"$CONNECTIONS" -d5s -s "$here/eligibility.lua" "http://127.0.0.1:$PORT" >/dev/null
-  # The server's CPU time per check (user + system, from /proc): steadier than req/s on a machine
-  # whose speed varies from run to run, so the figure to compare changes by.
-  local ticks0 ticks1 line
-  ticks0=$(awk '{print $14 + $15}' "/proc/$server/stat")
-  line=$(TOKEN=$token CODES_FILE=$work/codes SCENARIO=$SCENARIO \
-    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$here/eligibility.lua" "http://127.0.0.1:$PORT" | grep '^wrk:')
-  ticks1=$(awk '{print $14 + $15}' "/proc/$server/stat")
-  echo "$name: $CONNECTIONS connections, ${DURATION} s, $line"
-  python3 - "$name" "$line" "$((ticks1 - ticks0))" "$(getconf CLK_TCK)" <<'PY'
+  if has_step wrk; then
+    # The server's CPU time per check (user + system, from /proc): steadier than req/s on a
+    # machine whose speed varies from run to run, so the figure to compare changes by.
+    local ticks0 ticks1 line
+    ticks0=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    line=$(TOKEN=$token CODES_FILE=$work/codes SCENARIO=$SCENARIO \
+      wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$here/eligibility.lua" "http://127.0.0.1:$PORT" | grep '^wrk:')
+    ticks1=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    echo "$name: $CONNECTIONS connections, ${DURATION} s, $line"
+    python3 - "$name" "$line" "$((ticks1 - ticks0))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 name, line, ticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 n = int(re.search(r"(\d+) requests", line).group(1))
 print(f"{name}: server CPU per check: {ticks / hz / n * 1e6:.0f} µs ({ticks / hz:.1f} s for {n} checks)")
 PY
-  echo -n "$name: fixed $RATE req/s, ${DURATION} s, oha: "
-  oha --no-tui -z "${DURATION}s" -q "$RATE" -c "$CONNECTIONS" --latency-correction \
-    -H "Authorization: Bearer $token" --output-format json --urls-from-file "$work/urls" \
-    >"$work/oha.json"
-  python3 - "$work/oha.json" <<'PY'
+  fi
+  if has_step oha; then
+    echo -n "$name: fixed $RATE req/s, ${DURATION} s, oha: "
+    oha --no-tui -z "${DURATION}s" -q "$RATE" -c "$CONNECTIONS" --latency-correction \
+      -H "Authorization: Bearer $token" --output-format json --urls-from-file "$work/urls" \
+      >"$work/oha.json"
+    python3 - "$work/oha.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 s, p = r["summary"], r["latencyPercentiles"]
@@ -120,12 +149,14 @@ codes = r.get("statusCodeDistribution", {})
 print(f"{s['requestsPerSec']:.0f} req/s, p50 {p['p50'] * 1000:.2f} ms, p99 {p['p99'] * 1000:.2f} ms, "
       f"status {codes}")
 PY
+  fi
   echo "$name: server peak RSS $(grep VmHWM /proc/$server/status | awk '{printf "%.1f MB", $2 / 1024}')"
   kill "$server"
   wait "$server" 2>/dev/null || true
   server=""
 
-  if [ "$name" = postgres ]; then
+  if [ "$name" = postgres ] && has_step pgbench; then
+    psql -q "$url" -c "DROP TABLE IF EXISTS bench_codes"
     psql -q "$url" -c "CREATE TABLE bench_codes (i integer PRIMARY KEY, code text NOT NULL)"
     awk '{print NR "\t" $0}' "$work/codes" | psql -q "$url" -c "\\copy bench_codes FROM STDIN"
     local count
@@ -138,8 +169,18 @@ PY
 
 for db in $DBS; do
   case $db in
-    sqlite) run sqlite "sqlite://$work/eligibility.db?mode=rwc" ;;
+    sqlite)
+      if [ -n "${SQLITE_DB:-}" ]; then
+        run sqlite "sqlite://$SQLITE_DB?mode=rwc" keep
+      else
+        run sqlite "sqlite://$work/eligibility.db?mode=rwc"
+      fi
+      ;;
     postgres)
+      if [ -n "${POSTGRES_DB:-}" ]; then
+        run postgres "$POSTGRES_DB" keep
+        continue
+      fi
       name="credit_hub_eligibility_$$"
       psql -q "$ADMIN_URL" -c "CREATE DATABASE $name"
       base=${ADMIN_URL%%\?*}
