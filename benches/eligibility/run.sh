@@ -137,6 +137,7 @@ print(f"{name}: server CPU per check: {ticks / hz / n * 1e6:.0f} µs ({ticks / h
 PY
   fi
   if has_step oha; then
+    curl -sf "http://127.0.0.1:$PORT/metrics" >"$work/metrics0"
     echo -n "$name: fixed $RATE req/s, ${DURATION} s, oha: "
     oha --no-tui -z "${DURATION}s" -q "$RATE" -c "$CONNECTIONS" --latency-correction \
       -H "Authorization: Bearer $token" --output-format json --urls-from-file "$work/urls" \
@@ -149,6 +150,25 @@ codes = r.get("statusCodeDistribution", {})
 print(f"{s['requestsPerSec']:.0f} req/s, p50 {p['p50'] * 1000:.2f} ms, p99 {p['p99'] * 1000:.2f} ms, "
       f"status {codes}")
 PY
+    # The same checks as the server timed them (its request-duration histogram, read before
+    # and after): what is left of oha's latency is the load generator and loopback TCP.
+    curl -sf "http://127.0.0.1:$PORT/metrics" >"$work/metrics1"
+    python3 - "$name" "$work/metrics0" "$work/metrics1" <<'PY'
+import re, sys
+def read(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'credit_hub_http_request_duration_seconds_(sum|count|bucket)\{method="GET",route="/graphql"(?:,le="([^"]+)")?\} (\S+)', line)
+        if m:
+            out[m.group(2) or m.group(1)] = float(m.group(3))
+    return out
+name, a, b = sys.argv[1], read(sys.argv[2]), read(sys.argv[3])
+d = {k: b[k] - a.get(k, 0.0) for k in b}
+n = d.get("count", 0.0)
+if n:
+    print(f"{name}: server-side, the same checks: mean {d['sum'] / n * 1e6:.0f} µs, "
+          f"over 2 ms {100 * (1 - d['0.002'] / n):.1f} %, over 5 ms {100 * (1 - d['0.005'] / n):.2f} %")
+PY
   fi
   echo "$name: server peak RSS $(grep VmHWM /proc/$server/status | awk '{printf "%.1f MB", $2 / 1024}')"
   kill "$server"
@@ -156,7 +176,7 @@ PY
   server=""
 
   if [ "$name" = postgres ] && has_step pgbench; then
-    psql -q "$url" -c "DROP TABLE IF EXISTS bench_codes"
+    PGOPTIONS="-c client_min_messages=warning" psql -q "$url" -c "DROP TABLE IF EXISTS bench_codes"
     psql -q "$url" -c "CREATE TABLE bench_codes (i integer PRIMARY KEY, code text NOT NULL)"
     awk '{print NR "\t" $0}' "$work/codes" | psql -q "$url" -c "\\copy bench_codes FROM STDIN"
     local count
