@@ -78,6 +78,7 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
             &db,
             crate::hot_path::readers(db.get_database_backend())
                 .min(settings.db_max_connections as usize),
+            settings.sqlite_cache_mb,
         )
         .map(Arc::new),
         db,

@@ -161,6 +161,14 @@ pub fn read_sql(backend: DbBackend) -> &'static str {
     }
 }
 
+/// The hot path's statement for one key on SQLite, as `hot_path` runs it on the calling thread:
+/// parameter 1 the look-up key, 2 the model's code; the columns of [`read_sql`]'s, in order.
+pub fn sqlite_one_sql() -> &'static str {
+    static ONE: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {COLUMNS}?2 WHERE s.lookup_key = ?1"));
+    &ONE
+}
+
 /// The state of the subject stored under `key`, with its rating under `model`: one indexed
 /// statement, shared with the checks that arrived meanwhile when the node is busy (see
 /// `hot_path`).
@@ -205,47 +213,73 @@ pub async fn read_many(
     Ok(found)
 }
 
-pub(crate) fn parse(row: &sea_orm::QueryResult) -> Result<Option<SubjectState>, AppError> {
-    let kind: String = row.try_get("", "kind")?;
-    let Some(kind) = SubjectKind::parse(&kind) else {
-        return Ok(None);
-    };
-    // A queued subject's stored state and rating are read as absent: the caller computes them.
-    let queued = row.try_get::<Option<i64>>("", "queued")?.is_some();
-    let stored = |column: &str| -> Result<Option<String>, AppError> {
-        Ok(if queued {
-            None
+/// One row of the hot statement, as either driver reads it.
+pub(crate) struct Row {
+    pub id: i64,
+    pub lookup_key: String,
+    pub kind: String,
+    pub facts: Option<String>,
+    pub grade: Option<String>,
+    pub grade_class: Option<String>,
+    pub score: Option<i32>,
+    pub valid_until: Option<NaiveDate>,
+    /// The subject waits in the rating queue.
+    pub queued: bool,
+}
+
+impl Row {
+    /// The subject's state; None for a kind this build does not know.
+    pub(crate) fn state(self) -> Result<Option<SubjectState>, AppError> {
+        let Some(kind) = SubjectKind::parse(&self.kind) else {
+            return Ok(None);
+        };
+        // A queued subject's stored state and rating are read as absent: the caller computes
+        // them.
+        let (facts, grade) = if self.queued {
+            (None, None)
         } else {
-            row.try_get("", column)?
-        })
-    };
-    let facts = match stored("facts")? {
-        Some(text) => Some(
-            serde_json::from_str(&text)
-                .map_err(|e| AppError::internal(format!("stored credit state: {e}")))?,
-        ),
-        None => None,
-    };
-    let grade = stored("grade")?;
-    let class: Option<String> = row.try_get("", "grade_class")?;
-    let score: Option<i32> = row.try_get("", "score")?;
-    let valid_until: Option<NaiveDate> = row.try_get("", "valid_until")?;
-    let rating = match (grade, class.as_deref().and_then(GradeClass::parse), score) {
-        (Some(grade), Some(class), Some(score)) => Some((
-            Grade {
-                grade,
-                class,
-                score,
-            },
-            valid_until,
-        )),
-        _ => None,
-    };
-    Ok(Some(SubjectState {
-        subject_id: row.try_get("", "id")?,
+            (self.facts, self.grade)
+        };
+        let facts = match facts {
+            Some(text) => Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| AppError::internal(format!("stored credit state: {e}")))?,
+            ),
+            None => None,
+        };
+        let class = self.grade_class.as_deref().and_then(GradeClass::parse);
+        let rating = match (grade, class, self.score) {
+            (Some(grade), Some(class), Some(score)) => Some((
+                Grade {
+                    grade,
+                    class,
+                    score,
+                },
+                self.valid_until,
+            )),
+            _ => None,
+        };
+        Ok(Some(SubjectState {
+            subject_id: self.id,
+            lookup_key: self.lookup_key,
+            kind,
+            facts,
+            rating,
+        }))
+    }
+}
+
+pub(crate) fn parse(row: &sea_orm::QueryResult) -> Result<Option<SubjectState>, AppError> {
+    Row {
+        id: row.try_get("", "id")?,
         lookup_key: row.try_get("", "lookup_key")?,
-        kind,
-        facts,
-        rating,
-    }))
+        kind: row.try_get("", "kind")?,
+        facts: row.try_get("", "facts")?,
+        grade: row.try_get("", "grade")?,
+        grade_class: row.try_get("", "grade_class")?,
+        score: row.try_get("", "score")?,
+        valid_until: row.try_get("", "valid_until")?,
+        queued: row.try_get::<Option<i64>>("", "queued")?.is_some(),
+    }
+    .state()
 }
