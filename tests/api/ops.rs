@@ -2,6 +2,7 @@
 
 use credit_hub::auth::Role;
 use serde_json::json;
+use std::time::Duration;
 
 use crate::both;
 use crate::helpers::{Backend, spawn_app};
@@ -57,7 +58,44 @@ async fn database_down_means_503_with_retry_after_but_alive(backend: Backend) {
     }
 }
 
+/// A request cancelled while its transaction is starting (the client went away, the execution
+/// timeout struck, a worker was stopped) must not leave that transaction open on the pooled
+/// connection: the next statement on it would run inside it, hold its locks and never commit.
+/// sqlx-postgres 0.9.0 did exactly that (transact-rs/sqlx#4393), which hung a rating worker on
+/// the row lock of the one it had replaced.
+async fn a_cancelled_transaction_start_leaves_no_transaction_open(backend: Backend) {
+    use futures_util::FutureExt;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let app = spawn_app(backend).await;
+    // One connection, so that every statement below reuses the one whose start was cancelled.
+    let mut settings = app.settings.clone();
+    settings.db_max_connections = 1;
+    let db = credit_hub::db::connect(&settings).await.expect("connect");
+    db.execute_unprepared("CREATE TABLE cancel_probe (n INTEGER NOT NULL)")
+        .await
+        .expect("create the probe table");
+    const ROUNDS: i64 = 20;
+    for n in 0..ROUNDS {
+        // The connection back in the pool (its release is a round trip of its own), so that
+        // the start below takes it at once; polled once, it sends BEGIN and is dropped before
+        // the answer is read.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(db.begin().now_or_never());
+        db.execute_unprepared(&format!("INSERT INTO cancel_probe (n) VALUES ({n})"))
+            .await
+            .expect("insert after a cancelled start");
+    }
+    // Read through the app's own pool: every insert above must be committed.
+    let seen = app.count("SELECT COUNT(*) AS n FROM cancel_probe").await;
+    assert_eq!(
+        seen, ROUNDS,
+        "inserts left inside a transaction nobody ends"
+    );
+}
+
 both!(
     health_readiness_and_metrics,
     database_down_means_503_with_retry_after_but_alive,
+    a_cancelled_transaction_start_leaves_no_transaction_open,
 );
