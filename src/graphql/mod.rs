@@ -5,6 +5,8 @@ pub mod limits;
 pub mod loaders;
 pub mod types;
 
+use std::sync::Arc;
+
 use async_graphql::{
     Context, EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
 };
@@ -23,7 +25,7 @@ use crate::records::graphql::{RecordsMutation, RecordsQuery};
 use crate::reference::{graphql::ReferenceQuery, loader::ReferenceLoader};
 use crate::state::AppState;
 use crate::subjects::graphql::{NodeQuery, SubjectsMutation, SubjectsQuery};
-use limits::{QueryLimits, ShapeLimits};
+use limits::{Documents, QueryLimits, ShapeLimits};
 
 /// Every query root field, by capability.
 #[derive(MergedObject, Default)]
@@ -61,37 +63,47 @@ pub type CreditHubSchema = Schema<Query, Mutation, EmptySubscription>;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// The schema without data: enough to print the SDL.
-pub fn schema_builder(settings: &Settings) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+/// The schema without data: enough to print the SDL. Parsed documents are kept in `documents`.
+pub fn schema_builder(
+    settings: &Settings,
+    documents: Arc<Documents>,
+) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
         .limit_directives(settings.max_directives)
         .limit_recursive_depth(settings.max_depth.max(32))
-        .extension(QueryLimits::new(ShapeLimits {
-            max_aliases: settings.max_aliases,
-            max_query_bytes: settings.max_query_bytes,
-            max_depth: settings.max_depth,
-            max_complexity: settings.max_complexity,
-        }))
+        .extension(QueryLimits::new(
+            ShapeLimits {
+                max_aliases: settings.max_aliases,
+                max_query_bytes: settings.max_query_bytes,
+                max_depth: settings.max_depth,
+                max_complexity: settings.max_complexity,
+            },
+            documents,
+        ))
 }
 
 /// The SDL of the schema, as `credit-hub schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    schema_builder(&Settings::default()).finish().sdl()
+    schema_builder(&Settings::default(), Arc::default())
+        .finish()
+        .sdl()
 }
 
 /// The two schemas a node serves: the open one, and the one for anonymous callers in
-/// production, without introspection and field suggestions.
+/// production, without introspection and field suggestions; and the documents both parsed.
 #[derive(Clone)]
 pub struct Schemas {
     pub open: CreditHubSchema,
     pub locked: CreditHubSchema,
+    pub documents: Arc<Documents>,
 }
 
 pub fn build(state: &AppState) -> Schemas {
+    let documents = Arc::<Documents>::default();
     let finish = |locked: bool| {
-        let mut builder = schema_builder(&state.settings)
+        let mut builder = schema_builder(&state.settings, documents.clone())
             .data(state.clone())
             .data(DataLoader::new(
                 ReferenceLoader::new(state.db.clone()),
@@ -109,6 +121,7 @@ pub fn build(state: &AppState) -> Schemas {
     Schemas {
         open: finish(false),
         locked: finish(true),
+        documents,
     }
 }
 

@@ -19,7 +19,7 @@ use actix_web::{
 };
 use async_graphql::{
     BatchRequest, ErrorExtensionValues, Request, Response, ServerError, Variables,
-    parser::types::{DocumentOperations, OperationType},
+    parser::types::OperationType,
 };
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -417,7 +417,7 @@ pub async fn post(
     };
     match batch {
         BatchRequest::Single(request) => {
-            let key = match idempotency_key(&req, &caller, &request) {
+            let key = match idempotency_key(&req, &caller, &schemas, &request) {
                 Ok(k) => k,
                 Err(r) => return r,
             };
@@ -588,6 +588,7 @@ fn decided(outcome: &Outcome) -> bool {
 fn idempotency_key(
     req: &HttpRequest,
     caller: &Caller,
+    schemas: &Schemas,
     request: &Request,
 ) -> Result<Option<(String, String)>, HttpResponse> {
     let Some(value) = req.headers().get("idempotency-key") else {
@@ -601,7 +602,9 @@ fn idempotency_key(
             &message,
         ));
     }
-    let is_mutation = operation_type(&request.query, request.operation_name.as_deref())
+    let is_mutation = schemas
+        .documents
+        .operation_type(&request.query, request.operation_name.as_deref())
         == Some(OperationType::Mutation);
     if !is_mutation {
         return Ok(None);
@@ -626,19 +629,6 @@ struct GetParams {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
-}
-
-/// The operation a document and name select, if it can be told without executing.
-fn operation_type(query: &str, name: Option<&str>) -> Option<OperationType> {
-    let doc = async_graphql::parser::parse_query(query).ok()?;
-    match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        _ => None,
-    }
 }
 
 /// GET /graphql — queries only.
@@ -682,7 +672,9 @@ pub async fn get(
             ),
         );
     }
-    if let Some(ty) = operation_type(&query, params.operation_name.as_deref())
+    if let Some(ty) = schemas
+        .documents
+        .operation_type(&query, params.operation_name.as_deref())
         && ty != OperationType::Query
     {
         let mut response = error_body(

@@ -65,6 +65,12 @@ async fn get_runs_queries_but_not_mutations(backend: Backend) {
         .get_graphql(&[("query", doc), ("operationName", "Q")], None)
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
+    // Executed once, the document is kept parsed; the refusal reads the kept one the same way.
+    let answer = app
+        .get_graphql(&[("query", doc), ("operationName", "M")], None)
+        .await;
+    assert_eq!(answer.status, 405, "{}", answer.text);
+    assert_eq!(answer.code(), Some("METHOD_NOT_ALLOWED"));
 
     let answer = app.get("/graphql").await;
     assert_eq!(answer.status, 400);
