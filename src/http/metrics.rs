@@ -19,13 +19,37 @@ pub fn install() {
             ],
         );
         match builder.and_then(|b| b.install_recorder()) {
-            Ok(handle) => Some(handle),
+            Ok(handle) => {
+                keep_up(handle.clone());
+                Some(handle)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "metrics recorder not installed");
                 None
             }
         }
     });
+}
+
+/// How often the histograms' recorded samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds the histograms' samples into their buckets every [`UPKEEP_EVERY`], on a thread of its
+/// own. The recorder keeps every sample (8 bytes each) until an upkeep or a scrape of /metrics
+/// folds them: a node nobody scrapes would otherwise grow by 8 bytes a request, some 1.7 GB a
+/// day at 2,500 checks/s.
+fn keep_up(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "metrics upkeep thread not started; histograms are folded only when /metrics is read");
+    }
 }
 
 /// Counts an error answered to a client, by its code.
