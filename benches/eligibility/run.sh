@@ -65,6 +65,35 @@ export CREDIT_HUB_LOG_LEVEL=warn
 sqlite_path() { local path=${1#sqlite://}; echo "${path%%\?*}"; }
 has_step() { [[ " $STEPS " == *" $1 "* ]]; }
 
+# The checks of one step as the server timed them (its request-duration histogram, read before
+# and after into metrics0 and metrics1, for METHOD requests): what is left of the load
+# generator's latency is the generator itself, loopback TCP and waiting to be read.
+server_side() {
+  python3 - "$1" "$2" "$work/metrics0" "$work/metrics1" <<'PY'
+import re, sys
+name, method = sys.argv[1], sys.argv[2]
+def read(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'credit_hub_http_request_duration_seconds_(sum|count|bucket)\{method="' + method
+                     + r'",route="/graphql"(?:,le="([^"]+)")?\} (\S+)', line)
+        if m:
+            out[m.group(2) or m.group(1)] = float(m.group(3))
+        m = re.match(r'credit_hub_hot_path_fallbacks_total (\S+)', line)
+        if m:
+            out["fallbacks"] = float(m.group(1))
+    return out
+a, b = read(sys.argv[3]), read(sys.argv[4])
+d = {k: b[k] - a.get(k, 0.0) for k in b}
+n = d.get("count", 0.0)
+if n:
+    over = lambda le: 100 * (1 - d[le] / n)
+    print(f"{name}: server-side, the same checks: mean {d['sum'] / n * 1e6:.0f} µs, over 2 ms {over('0.002'):.1f} %, "
+          f"over 5 ms {over('0.005'):.2f} %, over 10 ms {over('0.01'):.2f} %; "
+          f"read by the queue instead of in place: {d.get('fallbacks', 0.0):.0f}")
+PY
+}
+
 run() {
   local name=$1 url=$2 keep=${3:-}
   export DATABASE_URL=$url
@@ -144,11 +173,14 @@ PY
     # The server's CPU time per check (user + system, from /proc): steadier than req/s on a
     # machine whose speed varies from run to run, so the figure to compare changes by.
     local ticks0 ticks1 line
+    curl -sf "http://127.0.0.1:$PORT/metrics" >"$work/metrics0"
     ticks0=$(awk '{print $14 + $15}' "/proc/$server/stat")
     line=$(TOKEN=$token CODES_FILE=$work/codes SCENARIO=$SCENARIO \
       wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$here/eligibility.lua" "http://127.0.0.1:$PORT" | grep '^wrk:')
     ticks1=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    curl -sf "http://127.0.0.1:$PORT/metrics" >"$work/metrics1"
     echo "$name: $CONNECTIONS connections, ${DURATION} s, $line"
+    server_side "$name" POST
     python3 - "$name" "$line" "$((ticks1 - ticks0))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 name, line, ticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -170,25 +202,8 @@ codes = r.get("statusCodeDistribution", {})
 print(f"{s['requestsPerSec']:.0f} req/s, p50 {p['p50'] * 1000:.2f} ms, p99 {p['p99'] * 1000:.2f} ms, "
       f"status {codes}")
 PY
-    # The same checks as the server timed them (its request-duration histogram, read before
-    # and after): what is left of oha's latency is the load generator and loopback TCP.
     curl -sf "http://127.0.0.1:$PORT/metrics" >"$work/metrics1"
-    python3 - "$name" "$work/metrics0" "$work/metrics1" <<'PY'
-import re, sys
-def read(path):
-    out = {}
-    for line in open(path):
-        m = re.match(r'credit_hub_http_request_duration_seconds_(sum|count|bucket)\{method="GET",route="/graphql"(?:,le="([^"]+)")?\} (\S+)', line)
-        if m:
-            out[m.group(2) or m.group(1)] = float(m.group(3))
-    return out
-name, a, b = sys.argv[1], read(sys.argv[2]), read(sys.argv[3])
-d = {k: b[k] - a.get(k, 0.0) for k in b}
-n = d.get("count", 0.0)
-if n:
-    print(f"{name}: server-side, the same checks: mean {d['sum'] / n * 1e6:.0f} µs, "
-          f"over 2 ms {100 * (1 - d['0.002'] / n):.1f} %, over 5 ms {100 * (1 - d['0.005'] / n):.2f} %")
-PY
+    server_side "$name" GET
   fi
   echo "$name: server peak RSS $(grep VmHWM /proc/$server/status | awk '{printf "%.1f MB", $2 / 1024}')"
   kill "$server"
