@@ -123,9 +123,10 @@ async fn write(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>, enough
 /// subject index, and the first change of an index page after a checkpoint writes the whole
 /// page to the WAL: 250 rows at once (100 ms at 2,500 checks/s) kept a core busy long enough to
 /// be seen in the checks' latency. Measured on 2 cores, 1,000,000 subjects, a fixed 2,500
-/// checks/s (`benches/eligibility`): oha's p99 3.2–3.5 ms with 100 ms batches, 2.2–2.3 ms with
-/// no audit at all, 2.65 ms with 20 ms ones. Under load, rows gather while the previous insert
-/// runs, so batches grow with the rate and the number of inserts does not.
+/// checks/s (`benches/eligibility`, alternating runs): oha's p99 3.2–4.2 ms with 100 ms
+/// batches, 2.4–2.9 ms with 50 rows, 2.2–2.3 ms with no audit at all. Under load, rows gather
+/// while the previous insert runs, so batches grow with the rate and the inserts do not
+/// outnumber what the connection can commit.
 async fn gather(queue: &mut mpsc::Receiver<Queued>, received: &mut Vec<Queued>, enough: usize) {
     let deadline = tokio::time::Instant::now() + FLUSH_INTERVAL;
     loop {
