@@ -245,7 +245,8 @@ fn among(backend: DbBackend, column: &str, n: usize, cast: &str) -> String {
 /// `credit_record` took 2–5 s a batch once it held tens of thousands of records (548 records/s
 /// over 100,000; 3,892 with plans made per execution). Writes are where tables grow and where
 /// statements read by lists of ids; planning costs them well under a millisecond a statement.
-/// Reads outside writes (the eligibility hot path) keep their cached plans.
+/// Reads outside writes keep their cached plans; the eligibility hot path's statement is written
+/// so that none of its plans can scan a table (`benefits::state::POSTGRES_READ`).
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
     let txn = db
         .begin_with_options(TransactionOptions {

@@ -324,7 +324,12 @@ impl Connections {
         let options = match db.get_database_backend() {
             DbBackend::Postgres => {
                 let node = db.get_postgres_connection_pool().connect_options();
-                Options::Postgres(Arc::new((*node).clone().application_name(APPLICATION_NAME)))
+                Options::Postgres(Arc::new(
+                    (*node)
+                        .clone()
+                        .application_name(APPLICATION_NAME)
+                        .options(state::POSTGRES_SETTINGS),
+                ))
             }
             DbBackend::Sqlite => Options::Sqlite(db.get_sqlite_connection_pool().connect_options()),
             _ => return None,

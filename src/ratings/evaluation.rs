@@ -280,6 +280,15 @@ pub async fn work(
         .filter(evaluation_run::Column::Status.eq("RUNNING"))
         .exec(db)
         .await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        // A run rewrites a rating for each subject of the scope, the first run writes them all:
+        // the plans every session keeps for statements on `rating` are made again for the
+        // table as it now is (the eligibility hot path's among them, see
+        // `benefits::state::POSTGRES_READ`) rather than when autovacuum next gets to it.
+        if let Err(e) = db.execute_unprepared("ANALYZE rating").await {
+            tracing::warn!(run_id, error = %e, "ANALYZE rating after the run failed");
+        }
+    }
     let Some(run) = find(db, run_id).await? else {
         return Err(AppError::NotFound(format!("no evaluation run {run_id}")));
     };
