@@ -176,13 +176,16 @@ const POSTGRES_READ: &str = "SELECT s.id, s.lookup_key, s.kind, \
 /// about. The hot path's connections open with them; [`read_many`] sets them for its statement.
 pub const POSTGRES_SETTINGS: [(&str, &str); 1] = [("enable_seqscan", "off")];
 
-/// [`POSTGRES_SETTINGS`] for the rest of a transaction.
-static SET_LOCAL: LazyLock<String> = LazyLock::new(|| {
-    POSTGRES_SETTINGS
-        .iter()
-        .map(|(name, value)| format!("SET LOCAL {name} = {value};"))
-        .collect()
-});
+/// The statements that set [`POSTGRES_SETTINGS`] for the rest of a transaction.
+pub fn postgres_settings_locally() -> &'static str {
+    static SET_LOCAL: LazyLock<String> = LazyLock::new(|| {
+        POSTGRES_SETTINGS
+            .iter()
+            .map(|(name, value)| format!("SET LOCAL {name} = {value};"))
+            .collect()
+    });
+    &SET_LOCAL
+}
 
 /// The hot path's statement on a backend: parameter 1 the look-up keys (a `text[]` on
 /// PostgreSQL, a JSON array of strings on SQLite), 2 the model's code.
@@ -244,7 +247,7 @@ pub async fn read_many(
         Statement::from_sql_and_values(backend, read_sql(backend), [keys, model.into()]);
     let rows = if backend == DbBackend::Postgres {
         let txn = db.begin().await?;
-        txn.execute_unprepared(&SET_LOCAL).await?;
+        txn.execute_unprepared(postgres_settings_locally()).await?;
         let rows = txn.query_all_raw(statement).await?;
         txn.commit().await?;
         rows
