@@ -300,17 +300,27 @@ fn respond(status: StatusCode, media: Media, body: Vec<u8>) -> HttpResponse {
     builder.body(body)
 }
 
-/// The body of one response; a request that never executed has no `data` at all (spec §7.1).
-fn response_body(outcome: &Outcome) -> serde_json::Value {
-    let mut value = serde_json::to_value(&outcome.response).unwrap_or_else(|_| {
-        serde_json::json!({"errors": [{"message": "the answer could not be serialized", "extensions": {"code": "INTERNAL"}}]})
-    });
-    if !outcome.executed
-        && let Some(object) = value.as_object_mut()
-    {
-        object.remove("data");
+/// The body of one response, serialized as it stands (no JSON tree built on the way): the
+/// errors first, as the spec suggests; then the data, none at all for a request that never
+/// executed (spec §7.1); then the extensions.
+struct Body<'a>(&'a Outcome);
+
+impl serde::Serialize for Body<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let response = &self.0.response;
+        let mut map = serializer.serialize_map(None)?;
+        if !response.errors.is_empty() {
+            map.serialize_entry("errors", &response.errors)?;
+        }
+        if self.0.executed {
+            map.serialize_entry("data", &response.data)?;
+        }
+        if !response.extensions.is_empty() {
+            map.serialize_entry("extensions", &response.extensions)?;
+        }
+        map.end()
     }
-    value
 }
 
 fn serialize(value: &impl serde::Serialize) -> Vec<u8> {
@@ -424,7 +434,7 @@ pub async fn post(
             let Some((client, key)) = key else {
                 let outcome = execute(run, request).await;
                 let status = status_of(&outcome, media);
-                return respond(status, media, serialize(&response_body(&outcome)));
+                return respond(status, media, serialize(&Body(&outcome)));
             };
             keyed(&state, run, request, &body, client, key).await
         }
@@ -459,7 +469,7 @@ pub async fn post(
             } else {
                 StatusCode::OK
             };
-            let responses: Vec<serde_json::Value> = outcomes.iter().map(response_body).collect();
+            let responses: Vec<Body> = outcomes.iter().map(Body).collect();
             respond(status, media, serialize(&responses))
         }
     }
@@ -550,7 +560,7 @@ async fn keyed(
     }
     let outcome = execute(run, request).await;
     let status = status_of(&outcome, run.media);
-    let body = serialize(&response_body(&outcome));
+    let body = serialize(&Body(&outcome));
     let kept = if decided(&outcome) {
         let text = String::from_utf8_lossy(&body).into_owned();
         Step::Complete {
@@ -722,5 +732,5 @@ pub async fn get(
     };
     let outcome = execute(run, request).await;
     let status = status_of(&outcome, media);
-    respond(status, media, serialize(&response_body(&outcome)))
+    respond(status, media, serialize(&Body(&outcome)))
 }

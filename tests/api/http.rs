@@ -392,6 +392,51 @@ async fn kept_documents_answer_each_request_on_its_own(backend: Backend) {
     }
 }
 
+async fn kept_validations_answer_as_a_full_one_would(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.token(Role::Admin);
+    let query = "query($c: String!) { subject(code: $c) { name } }";
+    let first = app
+        .graphql(Some(&admin), query, json!({ "c": "91350100M000100Y43" }))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.body["data"]["subject"], json!(null), "{}", first.text);
+    // Validated once, the text is kept with its result; variables of another kind still get
+    // the answer a text never seen before gets (the same text with spaces after it).
+    for (i, variables) in [
+        json!({ "c": "91350100M000100Y43" }),
+        json!({ "c": 5 }),
+        json!({ "c": null }),
+        json!({}),
+        json!({ "c": ["91350100M000100Y43"] }),
+        json!({ "c": "91350100M000100Y43", "extra": 1 }),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let kept = app.graphql(Some(&admin), query, variables.clone()).await;
+        let fresh = format!("{query}{}", " ".repeat(i + 1));
+        let fresh = app.graphql(Some(&admin), &fresh, variables.clone()).await;
+        assert_eq!(kept.status, fresh.status, "{variables}");
+        assert_eq!(kept.body, fresh.body, "{variables}");
+    }
+    let wrong = app.graphql(Some(&admin), query, json!({ "c": 5 })).await;
+    assert_eq!(
+        wrong.code(),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{}",
+        wrong.text
+    );
+    // A cost computed from a variable is computed for each request.
+    let page = "query($n: Int) { subjects(first: $n) { edges { node { name } } } }";
+    let small = app.graphql(Some(&admin), page, json!({ "n": 5 })).await;
+    assert!(small.body["errors"].is_null(), "{}", small.text);
+    let large = app
+        .graphql(Some(&admin), page, json!({ "n": 100_000 }))
+        .await;
+    assert_eq!(large.code(), Some("MAX_COST_EXCEEDED"), "{}", large.text);
+}
+
 both!(
     post_takes_json_only,
     get_runs_queries_but_not_mutations,
@@ -401,4 +446,5 @@ both!(
     production_hides_the_schema_from_anonymous_callers,
     graphiql_loads_and_its_introspection_fits_the_limits,
     kept_documents_answer_each_request_on_its_own,
+    kept_validations_answer_as_a_full_one_would,
 );
