@@ -3,6 +3,9 @@
 //! and every refusal leaves with an `extensions.code` (and `extensions.limit`). The extension
 //! also tells the HTTP layer whether the request got as far as execution (which decides the
 //! status code under `application/graphql-response+json`) and what it cost.
+//! It keeps the documents it parsed ([`Documents`]) and, where variables cannot change the
+//! outcome, what validating them found (`Validated`), so that a query sent all day is parsed and
+//! validated once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
