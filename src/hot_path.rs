@@ -13,6 +13,11 @@
 //! 115–132 µs. Reading by itself when a reader was free (no queue at low load) gained nothing
 //! measurable at a fixed 2,500 checks/s and was dropped.
 //!
+//! **On PostgreSQL, per HTTP worker.** Each HTTP worker executes its checks in place and has a
+//! reader of its own, on a connection opened on the worker's runtime ([`Worker`]): the batch is
+//! the checks that worker queued while its reader waited. The node's readers answer calls made
+//! off the HTTP workers.
+//!
 //! **Own connections**, kept in a pool of their own rather than borrowed from sqlx's, which
 //! tests every connection given back with a round trip — a `Sync` and its `ReadyForQuery` on
 //! PostgreSQL, a message to the connection's thread and back on SQLite — as much again as the
@@ -56,6 +61,8 @@ use crate::writer::Batcher;
 const TEST_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 /// The hot path's PostgreSQL connections as `pg_stat_activity` shows them.
 pub const APPLICATION_NAME: &str = "credit-hub hot path";
+/// An HTTP worker's own hot-path connection as `pg_stat_activity` shows it (see [`Worker`]).
+pub const WORKER_APPLICATION_NAME: &str = "credit-hub hot path, HTTP worker";
 /// How long opening a connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -100,9 +107,11 @@ impl managed::Manager for Connector {
     }
 }
 
-/// How many readers the hot path has: on PostgreSQL one per two cores (a batch's keys are read
-/// by one server process; fewer, larger batches cost it least), on SQLite one per core (reading
-/// is CPU on each connection's own thread).
+/// How many readers the node's queue has: on PostgreSQL one per two cores (a batch's keys are
+/// read by one server process; fewer, larger batches cost it least), on SQLite one per core
+/// (reading is CPU on each connection's own thread). On PostgreSQL they read only for calls made
+/// off the HTTP workers, which have readers of their own ([`Worker`]), and open their
+/// connections on first use.
 pub fn readers(backend: DbBackend) -> usize {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     match backend {
@@ -114,8 +123,9 @@ pub fn readers(backend: DbBackend) -> usize {
 /// The hot path: its readers' connections, and the queue of checks they read; on SQLite also
 /// the file each thread reads on its own connection.
 pub struct HotPath {
-    queue: Batcher<Ask, Option<SubjectState>>,
+    queue: Queue,
     here: Option<Here>,
+    worker: Option<Worker>,
 }
 
 impl HotPath {
@@ -132,15 +142,21 @@ impl HotPath {
             ),
             _ => None,
         };
+        let worker = match &connections.pool.manager().0 {
+            Options::Postgres(options) => Some(Worker::new(options)),
+            Options::Sqlite(_) => None,
+        };
         Some(Self {
             queue: Batcher::start_with(connections, readers, "hot_path_reads", read_batch),
             here,
+            worker,
         })
     }
 
     /// The state of the subject stored under `key`, with its rating under `model`: on SQLite
-    /// read on this thread, elsewhere (or when that read failed) by the next reader free with
-    /// the other checks waiting.
+    /// read on this thread, on PostgreSQL by this HTTP worker's reader ([`Worker`]) with the
+    /// checks waiting for it; elsewhere, or when SQLite's read here failed, by the next of the
+    /// node's readers free, with the other checks waiting.
     pub async fn read(&self, key: &str, model: &str) -> Result<Option<SubjectState>, AppError> {
         if let Some(here) = &self.here {
             match here.read(key, model) {
@@ -151,12 +167,77 @@ impl HotPath {
                 }
             }
         }
-        self.queue
-            .submit(Ask {
-                key: key.to_owned(),
-                model: model.to_owned(),
-            })
-            .await
+        let ask = Ask {
+            key: key.to_owned(),
+            model: model.to_owned(),
+        };
+        match self.worker.as_ref().and_then(Worker::reader) {
+            Some(reader) => reader.submit(ask).await,
+            None => self.queue.submit(ask).await,
+        }
+    }
+}
+
+/// PostgreSQL's reads on the HTTP worker's own runtime: each worker (a single-threaded runtime
+/// that executes what it reads, see `http::graphql::execute`) keeps a reader of its own, with
+/// one connection opened there, and its checks queue for that reader. A check's wake-ups are
+/// then the database's process and the worker itself, no thread of another runtime between
+/// them: measured in `http::graphql::execute`. Two readers on one worker gained nothing (at 32
+/// connections 13,258–13,557 against 13,638–13,806 checks/s, p99 7.6–8.1 against 4.5 ms). Only
+/// calls on a single-threaded runtime have such a reader; others go to the node's readers. A
+/// read that failed on the worker's connection (after its one retry on a new connection) is an
+/// error, as it would be on the node's readers: the same database.
+struct Worker {
+    /// Tells this node's readers from another's in the same process (tests run many).
+    node: u64,
+    options: Arc<PgConnectOptions>,
+}
+
+type Queue = Batcher<Ask, Option<SubjectState>>;
+
+thread_local! {
+    /// This thread's readers, by [`Worker::node`], the most recently made last.
+    static WORKER_READERS: std::cell::RefCell<Vec<(u64, Queue)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Worker {
+    fn new(options: &PgConnectOptions) -> Self {
+        static NODES: AtomicU64 = AtomicU64::new(0);
+        Self {
+            node: NODES.fetch_add(1, Ordering::Relaxed),
+            options: Arc::new(options.clone().application_name(WORKER_APPLICATION_NAME)),
+        }
+    }
+
+    /// This thread's reader, started on first use; none off a single-threaded runtime.
+    fn reader(&self) -> Option<Queue> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+            return None;
+        }
+        WORKER_READERS.with_borrow_mut(|readers| {
+            // A reader whose runtime has ended (its task gone with it) is replaced.
+            readers.retain(|(_, reader)| !reader.is_closed());
+            if let Some((_, reader)) = readers.iter().find(|(node, _)| *node == self.node) {
+                return Some(reader.clone());
+            }
+            let pool = Pool::builder(Connector(Options::Postgres(self.options.clone())))
+                .max_size(1)
+                .build()
+                .ok()?;
+            let reader = Batcher::start_with(
+                Arc::new(Connections { pool }),
+                1,
+                "hot_path_worker_reads",
+                read_batch,
+            );
+            if readers.len() >= HERE_KEPT {
+                readers.remove(0);
+            }
+            readers.push((self.node, reader.clone()));
+            Some(reader)
+        })
     }
 }
 

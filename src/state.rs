@@ -42,9 +42,9 @@ pub struct AppState {
     pub read_audit: crate::audit::reads::ReadAudit,
     /// The hot path's reads, coalesced, on connections of their own (see `hot_path`).
     pub hot_path: Option<Arc<crate::hot_path::HotPath>>,
-    /// The runtime the state was made on (the binary's multi-threaded one): the pool's
-    /// connections and the background writers live there, and on PostgreSQL GraphQL executions
-    /// run there.
+    /// The runtime the state was made on (the binary's multi-threaded one): the background
+    /// writers live there, and so does work a request starts and does not wait for (an
+    /// evaluation run), off the HTTP worker that executes the request.
     pub runtime: tokio::runtime::Handle,
 }
 
@@ -75,13 +75,5 @@ impl OrganizationKinds {
             known.insert(code.to_owned(), kind.clone());
         }
         Ok(kind)
-    }
-}
-
-impl AppState {
-    /// Where GraphQL executions are moved from the HTTP worker that read them: the runtime on
-    /// PostgreSQL, none on SQLite (see `http::graphql::execute`).
-    pub fn execution_runtime(&self) -> Option<&tokio::runtime::Handle> {
-        (!self.settings.is_sqlite()).then_some(&self.runtime)
     }
 }

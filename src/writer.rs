@@ -77,6 +77,11 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         Self { items }
     }
 
+    /// Whether the tasks are gone (their runtime has ended): nothing submitted would be answered.
+    pub fn is_closed(&self) -> bool {
+        self.items.is_closed()
+    }
+
     /// Writes `item` in the next group transaction and answers once that has committed.
     pub async fn submit(&self, item: I) -> Result<O, AppError> {
         let (tx, rx) = oneshot::channel();

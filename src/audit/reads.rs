@@ -6,8 +6,8 @@
 //! statement, after 100 ms or once enough rows wait (on PostgreSQL 50, on SQLite 1000), at most
 //! 1000 rows, and at once again if more wait. When the queue is full the entry is written at
 //! once instead, so nothing is dropped while the node runs. A node that stops gracefully writes
-//! what is queued after its last request ([`ReadAudit::flush`]); one that crashes loses the
-//! entries of its last 100 ms.
+//! what is queued after its last request ([`ReadAudit::flush_through`]); one that crashes loses
+//! the entries of its last 100 ms.
 
 use sea_orm::{DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
@@ -28,10 +28,11 @@ const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100
 /// How often the writer looks how many rows wait, while they gather.
 const LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// What the writer is sent: a row, or a request to write everything before it now.
+/// What the writer is sent: a row, or a request to write everything before it now (from then
+/// on through the pool it carries, if any).
 enum Queued {
     Row(Row),
-    Flush(oneshot::Sender<()>),
+    Flush(oneshot::Sender<()>, Option<DatabaseConnection>),
 }
 
 /// The handle reads use; cheap to clone.
@@ -76,14 +77,21 @@ impl ReadAudit {
     /// Returns once every entry queued before the call is written (or its failure logged): what
     /// a node does after its last request, before it exits.
     pub async fn flush(&self) {
+        self.flush_through(None).await;
+    }
+
+    /// [`Self::flush`], and from then on the writer writes through `db` instead of its own pool.
+    /// What a node does after its HTTP workers have stopped: the pool's connections they opened
+    /// (`http::graphql::execute`) went with their runtimes, and a write on one would fail.
+    pub async fn flush_through(&self, db: Option<DatabaseConnection>) {
         let (done, written) = oneshot::channel();
-        if self.queue.send(Queued::Flush(done)).await.is_ok() {
+        if self.queue.send(Queued::Flush(done, db)).await.is_ok() {
             let _ = written.await;
         }
     }
 }
 
-async fn write(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>, enough: usize) {
+async fn write(mut db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>, enough: usize) {
     let mut received = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
     let mut waiting = Vec::new();
@@ -92,7 +100,12 @@ async fn write(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>, enough
         for q in received.drain(..) {
             match q {
                 Queued::Row(row) => batch.push(row),
-                Queued::Flush(done) => waiting.push(done),
+                Queued::Flush(done, through) => {
+                    waiting.push(done);
+                    if let Some(through) = through {
+                        db = through;
+                    }
+                }
             }
         }
         let count = batch.len();
@@ -140,7 +153,7 @@ async fn gather(queue: &mut mpsc::Receiver<Queued>, received: &mut Vec<Queued>, 
             .iter()
             .filter(|q| matches!(q, Queued::Row(_)))
             .count();
-        let flush = received.iter().any(|q| matches!(q, Queued::Flush(_)));
+        let flush = received.iter().any(|q| matches!(q, Queued::Flush(..)));
         let now = tokio::time::Instant::now();
         if rows >= enough || flush || now >= deadline {
             return;
@@ -237,7 +250,7 @@ mod tests {
     async fn a_flush_request_ends_the_wait() {
         let (tx, mut rx, mut received) = queued(3).await;
         let (done, _written) = oneshot::channel();
-        tx.send(Queued::Flush(done)).await.expect("queued");
+        tx.send(Queued::Flush(done, None)).await.expect("queued");
         let started = Instant::now();
         gather(&mut rx, &mut received, ENOUGH).await;
         assert_eq!(received.len(), 4);

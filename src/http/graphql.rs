@@ -9,6 +9,7 @@
 //! - batches (JSON arrays) capped; an execution timeout; 503 with `Retry-After` when the
 //!   database is unreachable.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use async_graphql::{
     BatchRequest, ErrorExtensionValues, Request, Response, ServerError, Variables,
     parser::types::OperationType,
 };
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde::Deserialize;
 
 use super::error_body;
@@ -138,8 +139,6 @@ fn code_of(error: &ServerError) -> String {
 /// What one execution needs besides its request.
 #[derive(Clone, Copy)]
 struct Run<'a> {
-    /// The runtime executions are moved to, if any: see [`execute`].
-    runtime: Option<&'a tokio::runtime::Handle>,
     schema: (&'a CreditHubSchema, bool),
     caller: &'a Caller,
     request_id: &'a str,
@@ -154,43 +153,39 @@ struct Outcome {
     timed_out: bool,
 }
 
-/// Executes one GraphQL request: on PostgreSQL on the service's multi-threaded runtime, not on
-/// the HTTP worker that read it; on SQLite in place.
+/// Executes one GraphQL request, in place: on the HTTP worker that read it, on SQLite and on
+/// PostgreSQL alike. A panic is an INTERNAL answer, not a worker gone.
 ///
-/// The PostgreSQL pool lives on that runtime: a connection's socket belongs to the runtime that
-/// opened it, and an HTTP worker (a single-threaded runtime of its own) waiting on a socket
-/// another worker opened is only woken when that worker next polls for events — when it is
-/// busy, after up to 61 of its own tasks. On the runtime the cores also share the work, and a
-/// panic is an INTERNAL answer. Measured at 20k subjects, 32 connections: 5,900–6,000 →
-/// 7,600–7,900 eligibility checks/s, the server's CPU per check 148 → 141 µs. SQLite's
-/// connections answer through channels from threads of their own, bound to no runtime: there
-/// the extra hop only added latency (at a fixed 2,500 checks/s, p50 0.7 → 0.8–1.0 ms, p99
-/// 3.8–4.4 → 4.0–6.5 ms) for no more throughput.
+/// On PostgreSQL, executions used to move to the service's multi-threaded runtime, where the
+/// pool's connections lived: an HTTP worker (a single-threaded runtime of its own) waiting on a
+/// socket another runtime opened is woken only when that one next polls for events. The hot
+/// path now reads on a connection of the worker's own (`hot_path`), and the move cost two
+/// wake-ups of another thread per check (there, and back with the answer), each a core woken
+/// from sleep on a virtual machine. Measured on 2 cores, PostgreSQL, 1,000,000 subjects
+/// (`benches/eligibility`, alternating runs of 20 s, the same binary): 32 connections
+/// 12,334–12,671 → 13,657–14,317 checks/s, the server's CPU per check 60–61 → 45–46 µs; at a
+/// fixed 2,500 checks/s the server's own mean 653–675 → 459–462 µs, oha's p99 2.31–2.37 →
+/// 1.91–2.00 ms. SQLite's connections answer through channels from threads of their own, bound
+/// to no runtime, and its hot path reads on the worker's thread: there the move only ever added
+/// latency. A pool connection an execution opens is bound to its worker's runtime; a writer on
+/// the service's runtime that later takes it is woken through that worker (at once when the
+/// worker is idle); once the workers have stopped, its next statement fails and sqlx closes
+/// it, so what a node writes after its last request goes through a pool opened then
+/// (`app::Application::run_until_stopped`).
 async fn execute(run: Run<'_>, request: Request) -> Outcome {
-    let Some(runtime) = run.runtime else {
-        return execute_here(
-            run.schema.0,
-            run.schema.1,
-            run.caller,
-            run.request_id,
-            run.timeout,
-            request,
-        )
-        .await;
-    };
-    let schema = run.schema.0.clone();
-    let locked = run.schema.1;
-    let caller = run.caller.clone();
-    let request_id = run.request_id.to_owned();
-    let timeout = run.timeout;
-    let executed = runtime
-        .spawn(async move {
-            execute_here(&schema, locked, &caller, &request_id, timeout, request).await
-        })
-        .await;
-    executed.unwrap_or_else(|e| {
-        // A panic, or the runtime shutting down under it.
-        tracing::error!(error = %e, "a GraphQL execution did not finish");
+    let executed = AssertUnwindSafe(execute_here(
+        run.schema.0,
+        run.schema.1,
+        run.caller,
+        run.request_id,
+        run.timeout,
+        request,
+    ))
+    .catch_unwind()
+    .await;
+    executed.unwrap_or_else(|_| {
+        // The panic itself was printed by the panic hook, with its place.
+        tracing::error!(request_id = run.request_id, "a GraphQL execution panicked");
         let mut error = ServerError::new(
             "an internal error occurred; quote the request id when reporting it",
             None,
@@ -418,7 +413,6 @@ pub async fn post(
     let timeout = Duration::from_secs(state.settings.execution_timeout_seconds);
     let id = request_id(&req);
     let run = Run {
-        runtime: state.execution_runtime(),
         schema,
         caller: &caller,
         request_id: &id,
@@ -723,7 +717,6 @@ pub async fn get(
     }
     let id = request_id(&req);
     let run = Run {
-        runtime: state.execution_runtime(),
         schema: schema_for(&schemas, &state, &caller),
         caller: &caller,
         request_id: &id,

@@ -154,9 +154,10 @@ pub async fn list(
     Ok(crate::db::newest_first(db, query, evaluation_run::Column::Id, after_id, limit).await?)
 }
 
-/// Works on a run in the background of this node, logging how it ends.
-pub fn spawn(db: DatabaseConnection, run_id: i64) {
-    tokio::spawn(async move {
+/// Works on a run in the background of this node, on `runtime` (the service's, not the HTTP
+/// worker that started the run), logging how it ends.
+pub fn spawn(runtime: &tokio::runtime::Handle, db: DatabaseConnection, run_id: i64) {
+    runtime.spawn(async move {
         match work(&db, run_id, workers(&db), |_, _| {}).await {
             Ok(run) => {
                 tracing::info!(run = run.id, status = %run.status, done = run.done, "evaluation run ended")

@@ -1274,7 +1274,7 @@ impl RatingsMutation {
             .await?
             {
                 Ok(run) => {
-                    evaluation::spawn(state.db.clone(), run.id);
+                    evaluation::spawn(&state.runtime, state.db.clone(), run.id);
                     RunEvaluationPayload {
                         run: Some(EvaluationRun(run)),
                         user_errors: Vec::new(),

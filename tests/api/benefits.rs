@@ -677,18 +677,32 @@ async fn checks_read_together_get_their_own_answers(backend: Backend) {
     }
 }
 
-/// The hot path reads on connections of its own (`hot_path`, "credit-hub hot path" in
-/// `pg_stat_activity`); when the server ends them, the next check is answered all the same, on
-/// a new one.
+/// The hot path reads on connections of its own (`hot_path`): on PostgreSQL the HTTP worker
+/// that executes a check reads it on its own connection ("credit-hub hot path, HTTP worker" in
+/// `pg_stat_activity`), and the node's readers ("credit-hub hot path") open none. When the
+/// server ends the worker's connection, the next check is answered all the same, on a new one.
 async fn the_hot_path_replaces_connections_the_server_ended(backend: Backend) {
+    use credit_hub::hot_path::{APPLICATION_NAME, WORKER_APPLICATION_NAME};
     let postgres = matches!(backend, Backend::Postgres { .. });
     let app = setup(backend).await;
     let before = ask(&app, Role::ApprovalHall, FOOD, "XINYI_PI_RONGQUE", None).await;
     assert_eq!(before["registered"], true, "{before}");
     if postgres {
-        let hot = "FROM pg_stat_activity WHERE datname = current_database() \
-                   AND application_name = 'credit-hub hot path'";
+        let named = |name: &str| {
+            format!(
+                "FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name = '{name}'"
+            )
+        };
+        let hot = named(WORKER_APPLICATION_NAME);
         assert!(app.count(&format!("SELECT count(*) AS n {hot}")).await >= 1);
+        let node_readers = named(APPLICATION_NAME);
+        assert_eq!(
+            app.count(&format!("SELECT count(*) AS n {node_readers}"))
+                .await,
+            0,
+            "checks over HTTP are read by the worker's reader, not the node's"
+        );
         let ended = app
             .count(&format!(
                 "SELECT count(pg_terminate_backend(pid)) AS n {hot}"
@@ -842,7 +856,81 @@ async fn queued_subjects_are_decided_from_their_records(backend: Backend) {
     );
 }
 
+/// A graceful stop writes the audit of every check answered before it. On PostgreSQL the HTTP
+/// worker executed the checks and opened pool connections of its own, which end with it; the
+/// last entries are written after it stopped, through a pool opened then
+/// (`Application::run_until_stopped`).
+async fn a_graceful_stop_writes_the_audit_of_the_last_checks(backend: Backend) {
+    use futures_util::future::join_all;
+    let app = setup(backend).await;
+    // Checks and pool reads at once, so that the worker needs connections the pool had not.
+    let checks = join_all((0..20).map(|i| {
+        let app = &app;
+        async move {
+            if i % 2 == 0 {
+                ask(
+                    app,
+                    Role::Bank,
+                    FOOD,
+                    "XINYI_DAI_JIUJIANG_BANK",
+                    Some("LOAN_APPLICATION"),
+                )
+                .await;
+            } else {
+                let listed = app
+                    .as_role(
+                        Role::Admin,
+                        "{ subjects(first: 5) { totalCount } }",
+                        json!({}),
+                    )
+                    .await;
+                assert!(listed.body["errors"].is_null(), "{}", listed.text);
+            }
+        }
+    }));
+    checks.await;
+    // A connection of the test's own, and none of the node's pool left working: on PostgreSQL
+    // the server ends each of them (on SQLite there is nothing to end). Whatever the pool
+    // holds after the stop, the writer must not depend on it.
+    let db = credit_hub::db::connect(&app.settings)
+        .await
+        .expect("connect");
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        db.execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .expect("end the pool's connections");
+    }
+    app.stop().await;
+    // The writer goes on after the stop: an entry queued now (as by a check the stop waited
+    // for) is written too.
+    let late = credit_hub::audit::AuditEntry {
+        purpose: Some("LOAN_APPLICATION".to_owned()),
+        ..credit_hub::audit::AuditEntry::new("eligibility", None)
+    };
+    app.state
+        .read_audit
+        .record(app.db(), &credit_hub::audit::Actor::cli("test"), vec![late])
+        .await
+        .expect("queued");
+    app.state.read_audit.flush().await;
+    let audited = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'eligibility' AND purpose = 'LOAN_APPLICATION'",
+        ))
+        .await
+        .expect("count")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("n");
+    assert_eq!(audited, 11);
+}
+
 both!(
+    a_graceful_stop_writes_the_audit_of_the_last_checks,
     eligibility_follows_every_write,
     each_role_asks_only_what_it_may,
     uses_products_and_loan_outcomes,

@@ -128,7 +128,26 @@ pub struct TestApp {
     pub state: AppState,
     pub keys: Arc<TokenKeys>,
     pub settings: Settings,
+    /// Stops the server as a signal would.
+    pub server: actix_web::dev::ServerHandle,
+    /// The served server, until [`TestApp::stop`] awaits it.
+    served: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     _cleanup: Cleanup,
+}
+
+impl TestApp {
+    /// Stops the server gracefully, as SIGTERM would, and waits until it has done what it does
+    /// after its last request.
+    pub async fn stop(&self) {
+        self.server.stop(true).await;
+        let served = self.served.lock().ok().and_then(|mut s| s.take());
+        if let Some(served) = served {
+            served
+                .await
+                .expect("the server's task")
+                .expect("the server served");
+        }
+    }
 }
 
 /// The organization each role's test tokens belong to (seeded by the demo organizations).
@@ -211,8 +230,11 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         .expect("load the demo organizations");
     let app = credit_hub::Application::with_state(state.clone()).expect("bind");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let server = app.handle();
+    let served = tokio::spawn(app.run_until_stopped());
     TestApp {
+        server,
+        served: std::sync::Mutex::new(Some(served)),
         address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
