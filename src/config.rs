@@ -39,8 +39,8 @@ pub struct Settings {
     pub mode: Mode,
     pub database_url: String,
     pub bind: String,
-    /// HTTP worker threads; default: one per core on SQLite, one per two cores on PostgreSQL
-    /// (whose GraphQL executions run on the multi-threaded runtime, one thread per core).
+    /// HTTP worker threads, each executing the GraphQL requests it reads; default: one per core
+    /// on SQLite, one per two cores on PostgreSQL (whose own processes need the other half).
     pub workers: Option<usize>,
     pub db_max_connections: u32,
     pub log_format: LogFormat,
