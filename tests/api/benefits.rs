@@ -916,16 +916,11 @@ async fn a_graceful_stop_writes_the_audit_of_the_last_checks(backend: Backend) {
         .await
         .expect("queued");
     app.state.read_audit.flush().await;
-    let audited = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'eligibility' AND purpose = 'LOAN_APPLICATION'",
-        ))
-        .await
-        .expect("count")
-        .expect("a row")
-        .try_get::<i64>("", "n")
-        .expect("n");
+    let audited = crate::helpers::count_in(
+        &db,
+        "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'eligibility' AND purpose = 'LOAN_APPLICATION'",
+    )
+    .await;
     assert_eq!(audited, 11);
 }
 

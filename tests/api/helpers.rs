@@ -350,14 +350,7 @@ impl TestApp {
 
     /// The first row a raw SQL statement answers.
     async fn first_row(&self, sql: &str) -> sea_orm::QueryResult {
-        self.db()
-            .query_one_raw(sea_orm::Statement::from_string(
-                self.db().get_database_backend(),
-                sql.to_owned(),
-            ))
-            .await
-            .expect("query")
-            .expect("row")
+        first_row_in(self.db(), sql).await
     }
 
     /// Counts rows with a raw SQL statement that returns one integer column named `n`.
@@ -377,8 +370,7 @@ impl TestApp {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        let row = self.first_row(sql).await;
-        row.try_get::<i64>("", "n").expect("n")
+        count_in(self.db(), sql).await
     }
 
     /// The first column of the first row a query answers, as text.
@@ -386,6 +378,23 @@ impl TestApp {
         let row = self.first_row(sql).await;
         row.try_get_by_index::<String>(0).expect("text")
     }
+}
+
+/// The first row a raw SQL statement answers on `db`.
+async fn first_row_in(db: &DatabaseConnection, sql: &str) -> sea_orm::QueryResult {
+    db.query_one_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .expect("query")
+    .expect("row")
+}
+
+/// [`TestApp::count`] on another connection than the node's pool (one that outlives a stop).
+pub async fn count_in(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = first_row_in(db, sql).await;
+    row.try_get::<i64>("", "n").expect("n")
 }
 
 /// Every role, and anonymous as `None`.
