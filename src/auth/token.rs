@@ -254,6 +254,9 @@ impl TokenKeys {
                         "the token's algorithm is not accepted; this service accepts {:?} only",
                         self.algorithm
                     ),
+                    ErrorKind::Base64(_) => "the bearer token is not a well-formed JWT: one of \
+                                             its three parts is not unpadded base64url"
+                        .into(),
                     _ => "the bearer token is not a valid credit-hub token (its claims are \
                           missing or malformed)"
                         .into(),
@@ -346,17 +349,47 @@ mod tests {
         let keys = keys();
         let token = keys.mint(&principal(), None).expect("mint");
         keys.verify(&token).expect("verifies");
-        // The same token with its signature's last character changed.
-        let mut forged = token.clone();
-        let last = forged.pop().expect("not empty");
-        forged.push(if last == 'A' { 'B' } else { 'A' });
+        // The same token with its signature's first character changed: all six of its bits are
+        // signature (the last character's lowest two are padding, see below).
+        let at = token.rfind('.').expect("three parts") + 1;
+        let first = &token[at..=at];
+        let forged = format!(
+            "{}{}{}",
+            &token[..at],
+            if first == "A" { "B" } else { "A" },
+            &token[at + 1..]
+        );
         let refused = keys
             .verify(&forged)
             .expect_err("a changed signature is refused");
-        assert!(
-            refused.0.contains("signature") || refused.0.contains("well-formed"),
-            "{refused}"
+        assert!(refused.0.contains("signature does not verify"), "{refused}");
+        assert!(kept_exp(&keys, &forged).is_none());
+    }
+
+    #[test]
+    fn a_signature_that_is_not_canonical_base64url_is_refused_as_malformed() {
+        let keys = keys();
+        let token = keys.mint(&principal(), None).expect("mint");
+        keys.verify(&token).expect("verifies");
+        // An HS256 signature is 32 bytes, 43 characters: the last one carries 4 bits and two
+        // zero bits of padding. Setting a padding bit changes the text, not the bytes, and the
+        // decoder refuses such text. This was a flaky case of the test above (1 run in 16).
+        let mut forged = token.clone();
+        let last = forged.pop().expect("not empty");
+        let index = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+            .iter()
+            .position(|&c| char::from(c) == last)
+            .expect("base64url");
+        assert_eq!(
+            index % 4,
+            0,
+            "the padding bits of a canonical signature are zero"
         );
+        forged.push(char::from(
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[index + 1],
+        ));
+        let refused = keys.verify(&forged).expect_err("not canonical");
+        assert!(refused.0.contains("not unpadded base64url"), "{refused}");
         assert!(kept_exp(&keys, &forged).is_none());
     }
 
