@@ -374,9 +374,11 @@ mod tests {
         // An HS256 signature is 32 bytes, 43 characters: the last one carries 4 bits and two
         // zero bits of padding. Setting a padding bit changes the text, not the bytes, and the
         // decoder refuses such text. This was a flaky case of the test above (1 run in 16).
+        const BASE64URL: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut forged = token.clone();
         let last = forged.pop().expect("not empty");
-        let index = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        let index = BASE64URL
             .iter()
             .position(|&c| char::from(c) == last)
             .expect("base64url");
@@ -385,9 +387,7 @@ mod tests {
             0,
             "the padding bits of a canonical signature are zero"
         );
-        forged.push(char::from(
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[index + 1],
-        ));
+        forged.push(char::from(BASE64URL[index + 1]));
         let refused = keys.verify(&forged).expect_err("not canonical");
         assert!(refused.0.contains("not unpadded base64url"), "{refused}");
         assert!(kept_exp(&keys, &forged).is_none());
