@@ -49,6 +49,13 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
     }
     let tokens = TokenKeys::from_settings(&settings, resolved.jwt_secret.as_deref())
         .map_err(StartError::Secrets)?;
+    let audit_db = if settings.is_sqlite() {
+        db.clone()
+    } else {
+        crate::db::connect_audit_writer(&settings)
+            .await
+            .map_err(|e| StartError::Database(e.to_string()))?
+    };
     Ok(AppState {
         commitments: crate::writer::Batcher::start(
             db.clone(),
@@ -60,7 +67,7 @@ pub async fn prepare_state(settings: Settings) -> Result<AppState, StartError> {
             "benefit_uses",
             crate::benefits::service::insert_use_batch,
         ),
-        read_audit: crate::audit::reads::ReadAudit::start(db.clone()),
+        read_audit: crate::audit::reads::ReadAudit::start(audit_db),
         rating_queue: crate::ratings::queue::RatingQueue::start(
             db.clone(),
             Duration::from_millis(settings.rating_delay_ms),
@@ -203,20 +210,7 @@ impl Application {
     /// writes the audit entries of the last reads.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        // On PostgreSQL, pool connections an HTTP worker opened went with its runtime: the last
-        // entries are written through a pool opened now, on this one.
-        let fresh = if self.state.settings.is_sqlite() {
-            None
-        } else {
-            match crate::db::connect(&self.state.settings).await {
-                Ok(db) => Some(db),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no new connection for the last read audit entries; writing them through the pool");
-                    None
-                }
-            }
-        };
-        self.state.read_audit.flush_through(fresh).await;
+        self.state.read_audit.flush().await;
         served
     }
 

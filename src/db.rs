@@ -14,6 +14,43 @@ use crate::config::Settings;
 /// Opens the pool. SQLite files get WAL, a busy timeout, foreign keys and full sync (an
 /// acknowledged write survives a power cut); PostgreSQL gets a statement timeout.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut options = options(settings);
+    if settings.is_sqlite() {
+        // sqlx pings every connection it hands out unless told otherwise: a second trip to the
+        // connection's worker thread for every statement outside a transaction. A file has no
+        // network to drop the connection.
+        options.test_before_acquire(false);
+    } else {
+        // Ping only a connection idle long enough for a proxy or a restart to have dropped it,
+        // not every one handed out: that ping is a second round trip for every statement
+        // outside a transaction, the hot path's one statement included. A request that meets
+        // a connection the server ended since fails, and its retry gets another.
+        options.test_before_acquire_if_idle_for(Duration::from_secs(30));
+    }
+    Database::connect(options).await
+}
+
+/// The pool of the read audit's writer on PostgreSQL (`audit::reads`): one connection, pinged
+/// before each batch. Its entries are acknowledged to no caller who could retry, so a
+/// connection the server ended (a restart, `pg_terminate_backend`) is found by the ping and
+/// replaced before the insert, not by losing the batch; the ping is one round trip per batch of
+/// up to 1000 rows. The connection is opened on the service's runtime, never on an HTTP
+/// worker's, so it outlives the workers and writes what the node queued after its last
+/// request.
+pub async fn connect_audit_writer(
+    settings: &Settings,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut options = options(settings);
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .test_before_acquire(true);
+    Database::connect(options).await
+}
+
+/// What every pool of `settings` shares: its limits, and each backend's settings per
+/// connection.
+fn options(settings: &Settings) -> ConnectOptions {
     let mut options = ConnectOptions::new(settings.database_url.clone());
     options
         .max_connections(settings.db_max_connections)
@@ -23,10 +60,6 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
         .idle_timeout(Duration::from_secs(300))
         .sqlx_logging(false);
     if settings.is_sqlite() {
-        // sqlx pings every connection it hands out unless told otherwise: a second trip to the
-        // connection's worker thread for every statement outside a transaction. A file has no
-        // network to drop the connection.
-        options.test_before_acquire(false);
         let mmap = settings.sqlite_mmap_mb.saturating_mul(1024 * 1024);
         let cache = -i64::from(settings.sqlite_cache_mb) * 1024;
         options.map_sqlx_sqlite_opts(move |o| {
@@ -44,14 +77,9 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
                 .pragma("cache_size", cache.to_string())
         });
     } else {
-        // Ping only a connection idle long enough for a proxy or a restart to have dropped it,
-        // not every one handed out: that ping is a second round trip for every statement
-        // outside a transaction, the hot path's one statement included.
-        options
-            .statement_timeout(Duration::from_secs(settings.execution_timeout_seconds))
-            .test_before_acquire_if_idle_for(Duration::from_secs(30));
+        options.statement_timeout(Duration::from_secs(settings.execution_timeout_seconds));
     }
-    Database::connect(options).await
+    options
 }
 
 /// Applies every pending migration.

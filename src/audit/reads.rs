@@ -5,9 +5,10 @@
 //! A read's entry is queued before its answer leaves; the writer inserts what gathered in one
 //! statement, after 100 ms or once enough rows wait (on PostgreSQL 50, on SQLite 1000), at most
 //! 1000 rows, and at once again if more wait. When the queue is full the entry is written at
-//! once instead, so nothing is dropped while the node runs. A node that stops gracefully writes
-//! what is queued after its last request ([`ReadAudit::flush_through`]); one that crashes loses
-//! the entries of its last 100 ms.
+//! once instead, so nothing is dropped while the node runs. On PostgreSQL the writer has a pool
+//! of its own ([`crate::db::connect_audit_writer`]), which pings its connection before each
+//! batch. A node that stops gracefully writes what is queued after its last request
+//! ([`ReadAudit::flush`]); one that crashes loses the entries of its last 100 ms.
 
 use sea_orm::{DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
@@ -28,11 +29,10 @@ const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100
 /// How often the writer looks how many rows wait, while they gather.
 const LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// What the writer is sent: a row, or a request to write everything before it now (from then
-/// on through the pool it carries, if any).
+/// What the writer is sent: a row, or a request to write everything before it now.
 enum Queued {
     Row(Row),
-    Flush(oneshot::Sender<()>, Option<DatabaseConnection>),
+    Flush(oneshot::Sender<()>),
 }
 
 /// The handle reads use; cheap to clone.
@@ -42,7 +42,8 @@ pub struct ReadAudit {
 }
 
 impl ReadAudit {
-    /// Starts the writer for `db`.
+    /// Starts the writer, which writes through `db` (on PostgreSQL a pool of its own, see
+    /// [`crate::db::connect_audit_writer`]).
     pub fn start(db: DatabaseConnection) -> Self {
         let (queue, rows) = mpsc::channel(QUEUE);
         let enough = match db.get_database_backend() {
@@ -77,21 +78,14 @@ impl ReadAudit {
     /// Returns once every entry queued before the call is written (or its failure logged): what
     /// a node does after its last request, before it exits.
     pub async fn flush(&self) {
-        self.flush_through(None).await;
-    }
-
-    /// [`Self::flush`], and from then on the writer writes through `db` instead of its own pool.
-    /// What a node does after its HTTP workers have stopped: the pool's connections they opened
-    /// (`http::graphql::execute`) went with their runtimes, and a write on one would fail.
-    pub async fn flush_through(&self, db: Option<DatabaseConnection>) {
         let (done, written) = oneshot::channel();
-        if self.queue.send(Queued::Flush(done, db)).await.is_ok() {
+        if self.queue.send(Queued::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
     }
 }
 
-async fn write(mut db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>, enough: usize) {
+async fn write(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>, enough: usize) {
     let mut received = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
     let mut waiting = Vec::new();
@@ -100,16 +94,11 @@ async fn write(mut db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>, en
         for q in received.drain(..) {
             match q {
                 Queued::Row(row) => batch.push(row),
-                Queued::Flush(done, through) => {
-                    waiting.push(done);
-                    if let Some(through) = through {
-                        db = through;
-                    }
-                }
+                Queued::Flush(done) => waiting.push(done),
             }
         }
         let count = batch.len();
-        // Twice, a moment apart: a busy SQLite or a reconnecting pool gets a second chance.
+        // Twice, a moment apart: a busy SQLite or a restarting PostgreSQL gets a second chance.
         let mut result = insert(&db, &batch).await;
         if result.is_err() {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -250,7 +239,7 @@ mod tests {
     async fn a_flush_request_ends_the_wait() {
         let (tx, mut rx, mut received) = queued(3).await;
         let (done, _written) = oneshot::channel();
-        tx.send(Queued::Flush(done, None)).await.expect("queued");
+        tx.send(Queued::Flush(done)).await.expect("queued");
         let started = Instant::now();
         gather(&mut rx, &mut received, ENOUGH).await;
         assert_eq!(received.len(), 4);

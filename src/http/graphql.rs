@@ -170,8 +170,8 @@ struct Outcome {
 /// latency. A pool connection an execution opens is bound to its worker's runtime; a writer on
 /// the service's runtime that later takes it is woken through that worker (at once when the
 /// worker is idle); once the workers have stopped, its next statement fails and sqlx closes
-/// it, so what a node writes after its last request goes through a pool opened then
-/// (`app::Application::run_until_stopped`).
+/// it. The read audit, which writes after the node's last request, has a pool of its own on
+/// the service's runtime (`db::connect_audit_writer`).
 async fn execute(run: Run<'_>, request: Request) -> Outcome {
     let executed = AssertUnwindSafe(execute_here(
         run.schema.0,
