@@ -36,7 +36,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
 /// replaced before the insert, not by losing the batch; the ping is one round trip per batch of
 /// up to 1000 rows. The connection is opened on the service's runtime, never on an HTTP
 /// worker's, so it outlives the workers and writes what the node queued after its last
-/// request.
+/// request. `pg_stat_activity` shows it as `credit-hub read audit`.
 pub async fn connect_audit_writer(
     settings: &Settings,
 ) -> Result<DatabaseConnection, sea_orm::DbErr> {
@@ -44,7 +44,8 @@ pub async fn connect_audit_writer(
     options
         .max_connections(1)
         .min_connections(1)
-        .test_before_acquire(true);
+        .test_before_acquire(true)
+        .map_sqlx_postgres_opts(|o| o.application_name("credit-hub read audit"));
     Database::connect(options).await
 }
 

@@ -896,6 +896,15 @@ async fn a_graceful_stop_writes_the_audit_of_the_last_checks(backend: Backend) {
     let db = credit_hub::db::connect(&app.settings)
         .await
         .expect("connect");
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let writers = crate::helpers::count_in(
+            &db,
+            "SELECT COUNT(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'credit-hub read audit'",
+        )
+        .await;
+        assert_eq!(writers, 1, "the writer's one connection, named");
+    }
     let end_the_nodes_connections = || async {
         if db.get_database_backend() == sea_orm::DbBackend::Postgres {
             db.execute_unprepared(
