@@ -890,12 +890,15 @@ async fn a_graceful_stop_writes_the_audit_of_the_last_checks(backend: Backend) {
         }
     }))
     .await;
-    // A connection of the test's own, which ends every other one of the database: on
-    // PostgreSQL the server ends each connection of the node (on SQLite there is nothing to
-    // end). Whatever the pools hold then, the writer must not depend on it.
-    let db = credit_hub::db::connect(&app.settings)
-        .await
-        .expect("connect");
+    // A connection of the test's own (one: a second in its pool would be ended with the
+    // node's), which ends every other one of the database: on PostgreSQL the server ends each
+    // connection of the node (on SQLite there is nothing to end). Whatever the pools hold
+    // then, the writer must not depend on it.
+    let one = credit_hub::config::Settings {
+        db_max_connections: 1,
+        ..app.settings.clone()
+    };
+    let db = credit_hub::db::connect(&one).await.expect("connect");
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         let writers = crate::helpers::count_in(
             &db,
