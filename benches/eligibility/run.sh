@@ -5,7 +5,8 @@
 # evaluates them (which writes their ratings and credit state), starts the release server, then
 #   1. wrk, CONNECTIONS connections for DURATION: eligibility(code, scenario) on random codes;
 #   2. oha at a fixed RATE req/s for DURATION (GET with the code in the variables, from a file of
-#      URLs), printing p99 there;
+#      URLs), printing p99 there, the machine's CPU meanwhile (steal included), and the floor
+#      under it: /healthz at the same rate for 10 s;
 #   3. the server's peak RSS (VmHWM), and its CPU time per check during step 1;
 #   4. on PostgreSQL, pgbench with a custom script fetching the same facts by code as one SQL
 #      statement, CONNECTIONS clients, for the ratio; then the same at RATE/s, with its p50 and
@@ -91,6 +92,20 @@ if n:
     print(f"{name}: server-side, the same checks: mean {d['sum'] / n * 1e6:.0f} µs, over 2 ms {over('0.002'):.1f} %, "
           f"over 5 ms {over('0.005'):.2f} %, over 10 ms {over('0.01'):.2f} %; "
           f"read by the queue instead of in place: {d.get('fallbacks', 0.0):.0f}")
+PY
+}
+
+# The machine's CPU during the fixed-rate step (/proc/stat read before and after into cpu0 and
+# cpu1): on a virtual machine `steal` is the time the host ran something else, and it moves
+# latency more than anything the service does.
+host_cpu() {
+  python3 - "$1" "$work/cpu0" "$work/cpu1" <<'PY'
+import sys
+a, b = ([int(x) for x in open(path).read().split()[1:]] for path in sys.argv[2:4])
+d = [y - x for x, y in zip(a, b)]
+t = sum(d) or 1
+print(f"{sys.argv[1]}: the machine's CPU meanwhile: user {100 * d[0] / t:.0f} %, system {100 * d[2] / t:.0f} %, "
+      f"idle {100 * d[3] / t:.0f} %, steal {100 * d[7] / t:.1f} %")
 PY
 }
 
@@ -191,6 +206,7 @@ PY
   fi
   if has_step oha; then
     curl -sf "http://127.0.0.1:$PORT/metrics" >"$work/metrics0"
+    head -1 /proc/stat >"$work/cpu0"
     echo -n "$name: fixed $RATE req/s, ${DURATION} s, oha: "
     oha --no-tui -z "${DURATION}s" -q "$RATE" -c "$CONNECTIONS" --latency-correction \
       -H "Authorization: Bearer $token" --output-format json --urls-from-file "$work/urls" \
@@ -203,8 +219,21 @@ codes = r.get("statusCodeDistribution", {})
 print(f"{s['requestsPerSec']:.0f} req/s, p50 {p['p50'] * 1000:.2f} ms, p99 {p['p99'] * 1000:.2f} ms, "
       f"status {codes}")
 PY
+    head -1 /proc/stat >"$work/cpu1"
     curl -sf "http://127.0.0.1:$PORT/metrics" >"$work/metrics1"
     server_side "$name" GET
+    host_cpu "$name"
+    # The floor under that p99 on this host at this moment: the same rate and connections on
+    # /healthz, which answers without the database. Seen here: p99 0.42 ms one day and 4.14 ms
+    # another, with the host taking 8 % of the CPU (steal); an eligibility p99 is read against it.
+    echo -n "$name: the HTTP floor, /healthz at $RATE req/s, 10 s, oha: "
+    oha --no-tui -z 10s -q "$RATE" -c "$CONNECTIONS" --latency-correction --output-format json \
+      "http://127.0.0.1:$PORT/healthz" >"$work/oha.json"
+    python3 - "$work/oha.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))["latencyPercentiles"]
+print(f"p50 {p['p50'] * 1000:.2f} ms, p99 {p['p99'] * 1000:.2f} ms")
+PY
   fi
   echo "$name: server peak RSS $(grep VmHWM /proc/$server/status | awk '{printf "%.1f MB", $2 / 1024}')"
   kill "$server"
