@@ -110,6 +110,22 @@ print(f"{sys.argv[1]}: the machine's CPU meanwhile: user {100 * d[0] / t:.0f} %,
 PY
 }
 
+# One oha run's report (its JSON output in $work/oha.json): req/s, p50, p99 and the status codes;
+# with an argument, instead, how many answers came back.
+oha_report() {
+  python3 - "$work/oha.json" "${1:-}" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s, p = r["summary"], r["latencyPercentiles"]
+codes = r.get("statusCodeDistribution", {})
+if sys.argv[2]:
+    print(max(sum(codes.values()), 1))
+else:
+    print(f"{s['requestsPerSec']:.0f} req/s, p50 {p['p50'] * 1000:.2f} ms, p99 {p['p99'] * 1000:.2f} ms, "
+          f"status {codes}")
+PY
+}
+
 run() {
   local name=$1 url=$2 keep=${3:-}
   export DATABASE_URL=$url
@@ -222,14 +238,7 @@ PY
     oha --no-tui -z "${DURATION}s" -q "$RATE" -c "$CONNECTIONS" --latency-correction \
       -H "Authorization: Bearer $token" --output-format json --urls-from-file "$work/urls" \
       >"$work/oha.json"
-    python3 - "$work/oha.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-s, p = r["summary"], r["latencyPercentiles"]
-codes = r.get("statusCodeDistribution", {})
-print(f"{s['requestsPerSec']:.0f} req/s, p50 {p['p50'] * 1000:.2f} ms, p99 {p['p99'] * 1000:.2f} ms, "
-      f"status {codes}")
-PY
+    oha_report
     head -1 /proc/stat >"$work/cpu1"
     written1=$(awk '/^write_bytes/ {print $2}' "/proc/$server/io")
     curl -sf "http://127.0.0.1:$PORT/metrics" >"$work/metrics1"
@@ -238,7 +247,7 @@ PY
     # On SQLite the server writes the database itself: the bytes it sent to the disk per check
     # (the audit log's, see above), a figure the host's speed does not move.
     if [ "$name" = sqlite ]; then
-      echo "$name: written to the disk meanwhile: $(((written1 - written0) / (RATE * DURATION))) bytes per check"
+      echo "$name: written to the disk meanwhile: $(((written1 - written0) / $(oha_report count))) bytes per check"
     fi
     # The floor under that p99 on this host at this moment: the same rate and connections on
     # /healthz, which answers without the database. Seen here: p99 0.42 ms one day and 4.14 ms
@@ -246,11 +255,7 @@ PY
     echo -n "$name: the HTTP floor, /healthz at $RATE req/s, 10 s, oha: "
     oha --no-tui -z 10s -q "$RATE" -c "$CONNECTIONS" --latency-correction --output-format json \
       "http://127.0.0.1:$PORT/healthz" >"$work/oha.json"
-    python3 - "$work/oha.json" <<'PY'
-import json, sys
-p = json.load(open(sys.argv[1]))["latencyPercentiles"]
-print(f"p50 {p['p50'] * 1000:.2f} ms, p99 {p['p99'] * 1000:.2f} ms")
-PY
+    oha_report
   fi
   echo "$name: server peak RSS $(grep VmHWM /proc/$server/status | awk '{printf "%.1f MB", $2 / 1024}')"
   kill "$server"
